@@ -1,0 +1,1 @@
+//! The built-in model catalog and `modelSearch` filtering. (stub: owned by the content helper)

@@ -1,0 +1,1 @@
+//! Deterministic procedural images in PNG, JPG and WEBP. (stub: owned by the content helper)
