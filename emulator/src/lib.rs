@@ -1,7 +1,7 @@
 //! A faithful local Runware API server (REST and WebSocket on `/v1`) with fault injection.
 //!
-//! CONTRACT STUB written by the integrator: the public API below is what the host crate, the CLI
-//! and the end-to-end tests code against. Keep these names and signatures (add to them freely).
+//! Start it on `127.0.0.1:0` from a test, point a client at [`EmulatorHandle::base_url`], inject
+//! faults, then read the request log and the per-taskUUID execution counts:
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -12,16 +12,35 @@
 //! emu.stop().await;
 //! # Ok(()) }
 //! ```
-#![allow(dead_code, unused_variables)]
+//!
+//! Module map: `server` (accept loop, routing, REST and admin endpoints), `engine` (the task
+//! engine shared by REST and WebSocket: registry, async results, images), `validate` (parameter
+//! checks and Runware-shaped errors), `faults` (rule matching), `ws` (the WebSocket protocol),
+//! [`catalog`] and [`render`] (model catalog and procedural images).
+#![warn(missing_docs)]
 
 pub mod catalog;
+mod engine;
+mod faults;
 pub mod render;
+mod server;
+mod validate;
+mod ws;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::engine::Shared;
+
+/// The default request body limit (32 MiB); larger bodies get a 413 with a Runware-shaped error.
+pub const DEFAULT_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
 /// How images are produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ImageMode {
     /// Procedural art of the requested size and format (the default).
     #[default]
@@ -31,17 +50,37 @@ pub enum ImageMode {
 }
 
 /// A fault the emulator can inject.
+///
+/// JSON form (serde, camelCase, tagged by `kind`), e.g. `{"kind":"httpStatus","status":503,
+/// "retryAfter":1}`, `{"kind":"taskError","code":"timeoutProvider"}`, `{"kind":"latency","ms":200}`,
+/// `{"kind":"resetAfterAccept"}`, `{"kind":"oversizedBody","bytes":1048576}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Fault {
     /// Answer the whole request with this HTTP status (429/500/502/503/504) and a Runware-shaped
     /// error body, without processing its tasks; `retry_after` adds a `Retry-After` header (seconds).
-    HttpStatus { status: u16, retry_after: Option<u64> },
+    HttpStatus {
+        /// The HTTP status code.
+        status: u16,
+        /// Seconds for a `Retry-After` header, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
+    },
     /// Fail the matching tasks with this Runware code (`timeoutProvider`,
     /// `providerRateLimitExceeded`, `inferenceError`): sync in `errors`, async via getResponse.
-    TaskError { code: String },
+    TaskError {
+        /// The Runware error code.
+        code: String,
+    },
     /// Delay the response by this many milliseconds.
-    Latency { ms: u64 },
+    Latency {
+        /// Milliseconds.
+        ms: u64,
+    },
     /// Process the tasks (they are accepted and recorded), then drop the connection unanswered.
     ResetAfterAccept,
     /// Process the tasks, send the headers and part of the body, then stall (never finish).
@@ -53,7 +92,10 @@ pub enum Fault {
     /// Process the tasks and answer JSON with wrong types (e.g. `"data": "oops"`, numbers as strings).
     WrongTypes,
     /// Process the tasks and answer with a valid-looking body of this many bytes (padding).
-    OversizedBody { bytes: u64 },
+    OversizedBody {
+        /// The total body size in bytes.
+        bytes: u64,
+    },
     /// Process the tasks and return the data items in reverse order.
     ReverseOrder,
     /// Add an error item without `taskUUID` to the response.
@@ -65,21 +107,40 @@ pub enum Fault {
 
 /// When a fault applies. Conditions combine: a request matches when it contains a task of
 /// `task_type` (if set), is among the first `first_requests` matching requests (if set) and wins
-/// the seeded coin flip at `rate` (if set). Only `POST /v1` requests count.
+/// the seeded coin flip at `rate` (if set). Only `POST /v1` requests count. The first matching
+/// rule (in the order added) applies; one fault per request.
+///
+/// JSON form: `{"fault":{"kind":"httpStatus","status":503,"retryAfter":1},"firstRequests":2,
+/// "taskType":"imageInference","rate":0.1,"seed":42}` (every field but `fault` optional).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FaultRule {
+    /// The fault to inject.
     pub fault: Fault,
+    /// Only requests containing a task of this type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_type: Option<String>,
+    /// Only the first N matching requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_requests: Option<u32>,
+    /// Only this fraction (0.0–1.0) of the matching requests, drawn from a generator seeded with `seed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+    /// The seed of the rule's generator (default 0); it also drives `RandomTransient`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
 }
 
 impl FaultRule {
     /// A rule that applies to every request.
     pub fn new(fault: Fault) -> Self {
-        Self { fault, task_type: None, first_requests: None, rate: None, seed: None }
+        Self {
+            fault,
+            task_type: None,
+            first_requests: None,
+            rate: None,
+            seed: None,
+        }
     }
     /// Only requests containing a task of this type.
     pub fn task_type(mut self, task_type: impl Into<String>) -> Self {
@@ -96,6 +157,17 @@ impl FaultRule {
         self.rate = Some(rate);
         self.seed = Some(seed);
         self
+    }
+    /// Parses a rule from JSON; a bare [`Fault`] (`{"kind":…}`) is accepted as a rule that
+    /// applies to every request. Used by the `--fault` flag and the admin endpoint.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        match serde_json::from_str::<FaultRule>(text) {
+            Ok(rule) => Ok(rule),
+            Err(rule_err) => match serde_json::from_str::<Fault>(text) {
+                Ok(fault) => Ok(FaultRule::new(fault)),
+                Err(_) => Err(format!("invalid fault rule: {rule_err}")),
+            },
+        }
     }
 }
 
@@ -115,9 +187,13 @@ pub enum AuthKind {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoggedRequest {
+    /// `POST`, `GET`, … (`WS` for a WebSocket text frame).
     pub method: String,
+    /// The request path (query included).
     pub path: String,
+    /// How the request authenticated.
     pub auth: AuthKind,
+    /// Whether the key (if any) was accepted.
     pub key_valid: bool,
     /// The request body with every API key replaced by `[REDACTED]`.
     pub body: String,
@@ -132,8 +208,30 @@ pub struct LoggedRequest {
 }
 
 /// Builds and starts an emulator.
-#[derive(Debug, Clone, Default)]
-pub struct EmulatorBuilder {}
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    keys: Vec<String>,
+    bind: SocketAddr,
+    image_mode: ImageMode,
+    async_delay: Duration,
+    latency: Duration,
+    faults: Vec<FaultRule>,
+    body_limit: usize,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            image_mode: ImageMode::Render,
+            async_delay: Duration::ZERO,
+            latency: Duration::ZERO,
+            faults: Vec::new(),
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
 
 /// The emulator's entry point.
 pub struct Emulator;
@@ -147,42 +245,201 @@ impl Emulator {
 }
 
 impl EmulatorBuilder {
-    /// Accept this API key (call several times for several keys).
-    pub fn api_key(self, key: impl Into<String>) -> Self { unimplemented!() }
+    /// Accept this API key (call several times for several keys). With no key configured at
+    /// all, any non-empty key is accepted.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.keys.push(key.into());
+        self
+    }
     /// Listen on this address (default `127.0.0.1:0`).
-    pub fn bind(self, addr: SocketAddr) -> Self { unimplemented!() }
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
     /// How images are produced.
-    pub fn image_mode(self, mode: ImageMode) -> Self { unimplemented!() }
+    pub fn image_mode(mut self, mode: ImageMode) -> Self {
+        self.image_mode = mode;
+        self
+    }
     /// How long an async task stays `processing` before its results are ready.
-    pub fn async_processing(self, delay: Duration) -> Self { unimplemented!() }
+    pub fn async_processing(mut self, delay: Duration) -> Self {
+        self.async_delay = delay;
+        self
+    }
     /// Service latency added to every `POST /v1` response.
-    pub fn latency(self, delay: Duration) -> Self { unimplemented!() }
+    pub fn latency(mut self, delay: Duration) -> Self {
+        self.latency = delay;
+        self
+    }
     /// A fault rule active from the start.
-    pub fn fault(self, rule: FaultRule) -> Self { unimplemented!() }
+    pub fn fault(mut self, rule: FaultRule) -> Self {
+        self.faults.push(rule);
+        self
+    }
+    /// The request body limit in bytes (default [`DEFAULT_BODY_LIMIT`]).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
     /// Starts serving; returns once the socket is bound.
-    pub async fn start(self) -> anyhow::Result<EmulatorHandle> { unimplemented!() }
+    pub async fn start(self) -> anyhow::Result<EmulatorHandle> {
+        let listener = tokio::net::TcpListener::bind(self.bind).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared::new(
+            engine::Config {
+                keys: self.keys,
+                image_mode: self.image_mode,
+                body_limit: self.body_limit,
+                addr,
+            },
+            self.async_delay,
+            self.latency,
+            self.faults,
+            shutdown_rx.clone(),
+        ));
+        let task = tokio::spawn(server::accept_loop(listener, shared.clone(), shutdown_rx));
+        tracing::info!(%addr, "runware emulator listening");
+        Ok(EmulatorHandle {
+            addr,
+            shared,
+            shutdown: shutdown_tx,
+            task: Some(task),
+        })
+    }
 }
 
 /// A running emulator. Dropping it stops the server too.
-pub struct EmulatorHandle {}
+pub struct EmulatorHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
 
 impl EmulatorHandle {
     /// The bound address.
-    pub fn addr(&self) -> SocketAddr { unimplemented!() }
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
     /// `http://ADDR/v1`, the REST endpoint (and `ws://ADDR/v1` for WebSocket).
-    pub fn base_url(&self) -> String { unimplemented!() }
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+    /// `ws://ADDR/v1`, the WebSocket endpoint.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/v1", self.addr)
+    }
+    /// `http://ADDR/__emulator`, the admin endpoints' prefix.
+    pub fn admin_url(&self) -> String {
+        format!("http://{}/__emulator", self.addr)
+    }
     /// Adds a fault rule at run time.
-    pub fn add_fault(&self, rule: FaultRule) { unimplemented!() }
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.shared.add_fault(rule);
+    }
     /// Removes every fault rule.
-    pub fn clear_faults(&self) { unimplemented!() }
+    pub fn clear_faults(&self) {
+        self.shared.clear_faults();
+    }
     /// Sets the service latency at run time.
-    pub fn set_latency(&self, delay: Duration) { unimplemented!() }
+    pub fn set_latency(&self, delay: Duration) {
+        self.shared.set_latency(delay);
+    }
+    /// Sets the async processing time at run time.
+    pub fn set_async_processing(&self, delay: Duration) {
+        self.shared.set_async_delay(delay);
+    }
     /// The request log, oldest first.
-    pub fn request_log(&self) -> Vec<LoggedRequest> { unimplemented!() }
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        self.shared.request_log()
+    }
     /// How many times each taskUUID was executed (billed); a correct client never makes this exceed 1.
-    pub fn executions(&self, task_uuid: &str) -> u32 { unimplemented!() }
+    pub fn executions(&self, task_uuid: &str) -> u32 {
+        self.shared.executions(task_uuid)
+    }
     /// Forgets tasks, images, the log and the faults (keys and settings stay).
-    pub fn reset(&self) { unimplemented!() }
-    /// Stops the server and waits for it to finish.
-    pub async fn stop(self) { unimplemented!() }
+    pub fn reset(&self) {
+        self.shared.reset();
+    }
+    /// Stops the server and waits for it to finish (open, stalled and WebSocket connections
+    /// are dropped).
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Command-line options of `runware-emulator` and `runware emulate` (flatten with
+/// `#[command(flatten)]`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// TCP port to listen on.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Accepted API key (repeatable). With none, any non-empty key is accepted.
+    #[arg(
+        long = "api-key",
+        value_name = "KEY",
+        env = "RUNWARE_EMULATOR_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub api_keys: Vec<String>,
+    /// How images are produced: `render` (procedural art) or `placeholder` (a tiny fixed image).
+    #[arg(long, value_enum, default_value = "render")]
+    pub image_mode: ImageMode,
+    /// How long async tasks stay `processing`, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub async_delay_ms: u64,
+    /// Service latency added to every REST response, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// A fault rule as JSON (repeatable), e.g. `{"fault":{"kind":"httpStatus","status":503},"firstRequests":2}`.
+    #[arg(long = "fault", value_name = "JSON", value_parser = FaultRule::from_json)]
+    pub faults: Vec<FaultRule>,
+}
+
+/// Runs the emulator until Ctrl-C, printing the base URL and the admin URL on stderr.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let mut builder = Emulator::builder()
+        .bind(SocketAddr::new(args.host, args.port))
+        .image_mode(args.image_mode)
+        .async_processing(Duration::from_millis(args.async_delay_ms))
+        .latency(Duration::from_millis(args.latency_ms));
+    for key in args.api_keys.into_iter().filter(|k| !k.trim().is_empty()) {
+        builder = builder.api_key(key.trim().to_string());
+    }
+    for rule in args.faults {
+        builder = builder.fault(rule);
+    }
+    let handle = builder.start().await?;
+    eprintln!("Runware emulator listening on {}", handle.base_url());
+    eprintln!("  WebSocket: {}", handle.ws_url());
+    eprintln!(
+        "  admin:     {}/health (log, faults, latency, reset, stats)",
+        handle.admin_url()
+    );
+    tokio::signal::ctrl_c().await?;
+    eprintln!("stopping");
+    handle.stop().await;
+    Ok(())
 }
