@@ -1,6 +1,28 @@
-//! Runware API client as a WebAssembly component (stub: exports link, bodies not implemented yet).
+//! Runware API client as a WebAssembly component (`runware:client@0.1.0`).
+//!
+//! Module map:
+//! - sans-IO core (plain Rust, unit-tested natively): [`options`] (defaults, URL split),
+//!   [`request`] (task building, validation, `run-tasks` normalisation), [`parse`] (lenient
+//!   response parsing), [`error`] (error model, classification), [`retry`] (backoff,
+//!   `Retry-After`, poll schedule, entropy), [`machine`] (the per-call state machine:
+//!   correlation, retries, polling, deadlines), [`download`] (the GET state machine) and
+//!   [`results`] (typed results).
+//! - `glue` (wasm32 only): the wit-bindgen exports, conversions, and the `wasi:http` /
+//!   `wasi:clocks` driver that executes the machines' actions.
+#![deny(missing_docs)]
+#![cfg_attr(not(target_arch = "wasm32"), deny(unsafe_code))]
+
+pub mod download;
+pub mod error;
+pub mod machine;
+pub mod options;
+pub mod parse;
+pub mod request;
+pub mod results;
+pub mod retry;
 
 #[cfg(target_arch = "wasm32")]
+#[allow(missing_docs, unsafe_code, clippy::all, clippy::pedantic)]
 mod bindings {
     wit_bindgen::generate!({
         world: "runware-client",
@@ -18,65 +40,4 @@ mod bindings {
 }
 
 #[cfg(target_arch = "wasm32")]
-mod glue {
-    use crate::bindings::exports::runware::client::api::{Guest, GuestClient};
-    use crate::bindings::runware::client::types::{
-        ClientOptions, Error, ErrorDetail, ImageRequest, ImageResult, ModelSearchRequest,
-        ModelSearchResult, RunResult,
-    };
-
-    fn not_yet() -> Error {
-        Error::Other(ErrorDetail {
-            code: "notImplemented".to_string(),
-            message: "not implemented yet".to_string(),
-            task_uuid: None,
-            task_type: None,
-            parameter: None,
-            http_status: None,
-            retryable: false,
-            attempts: 0,
-            response_json: None,
-        })
-    }
-
-    /// The component.
-    pub struct Component;
-
-    /// The client resource.
-    pub struct Client;
-
-    impl Guest for Component {
-        type Client = Client;
-    }
-
-    impl GuestClient for Client {
-        fn open(
-            _options: ClientOptions,
-        ) -> Result<crate::bindings::exports::runware::client::api::Client, Error> {
-            Err(not_yet())
-        }
-        fn text_to_image(&self, _request: ImageRequest) -> Result<ImageResult, Error> {
-            Err(not_yet())
-        }
-        fn prepare_text_to_image(&self, _request: ImageRequest) -> Result<String, Error> {
-            Err(not_yet())
-        }
-        fn model_search(&self, _request: ModelSearchRequest) -> Result<ModelSearchResult, Error> {
-            Err(not_yet())
-        }
-        fn get_response(&self, _task_uuid: String) -> Result<RunResult, Error> {
-            Err(not_yet())
-        }
-        fn wait(&self, _task_uuid: String, _expected: Option<u32>) -> Result<RunResult, Error> {
-            Err(not_yet())
-        }
-        fn run_tasks(&self, _tasks_json: String) -> Result<RunResult, Error> {
-            Err(not_yet())
-        }
-        fn download(&self, _url: String) -> Result<Vec<u8>, Error> {
-            Err(not_yet())
-        }
-    }
-
-    crate::bindings::export!(Component with_types_in crate::bindings);
-}
+mod glue;

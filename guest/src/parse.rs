@@ -1,0 +1,209 @@
+//! Lenient parsing of Runware response bodies (runware-api.md §3.2) and of error items.
+//!
+//! Accepted shapes: `{"data":[…]}`, `{"errors":[…]}`, both, `data`/`errors` as one object,
+//! `{"error":{…}}` / `{"error":[…]}` (with a top-level `taskUUID`/`taskType` copied into it), the
+//! legacy `{"error":true,"errorMessage":…}`, and a top-level array of such objects. Anything else
+//! is an error string (the caller turns it into `invalidResponse`).
+
+use serde_json::{Map, Value};
+
+use crate::error::{ClientError, ErrorKind, classify_code, classify_status};
+
+/// The items of a response: data items and error items, all JSON objects, in arrival order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    /// `data` items.
+    pub data: Vec<Map<String, Value>>,
+    /// `errors` items.
+    pub errors: Vec<Map<String, Value>>,
+}
+
+/// Parses a response body. Never panics; returns why the body is unreadable otherwise.
+pub fn parse_response(body: &[u8]) -> Result<Parsed, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON ({e})"))?;
+    let mut parsed = Parsed::default();
+    match value {
+        Value::Object(obj) => parse_envelope(obj, &mut parsed)?,
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err("the body is an empty array".to_string());
+            }
+            for item in items {
+                match item {
+                    Value::Object(obj) => parse_envelope(obj, &mut parsed)?,
+                    _ => return Err("a top-level array element is not an object".to_string()),
+                }
+            }
+        }
+        _ => return Err("the body is neither an object nor an array".to_string()),
+    }
+    Ok(parsed)
+}
+
+fn objects(value: Value, what: &str) -> Result<Vec<Map<String, Value>>, String> {
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Object(obj) => Ok(vec![obj]),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|i| match i {
+                Value::Object(obj) => Ok(obj),
+                _ => Err(format!("an item of `{what}` is not an object")),
+            })
+            .collect(),
+        _ => Err(format!("`{what}` is neither an array nor an object")),
+    }
+}
+
+fn parse_envelope(mut obj: Map<String, Value>, parsed: &mut Parsed) -> Result<(), String> {
+    let data = obj.remove("data");
+    let errors = obj.remove("errors");
+    let error = obj.remove("error");
+    if data.is_none() && errors.is_none() && error.is_none() {
+        return Err("the object has none of `data`, `errors`, `error`".to_string());
+    }
+    if let Some(d) = data {
+        parsed.data.extend(objects(d, "data")?);
+    }
+    if let Some(e) = errors {
+        parsed.errors.extend(objects(e, "errors")?);
+    }
+    match error {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) => {
+            // Legacy WebSocket form: {"error":true,"errorId":19,"errorMessage":"Invalid api key"}.
+            let mut item = Map::new();
+            let code = match obj.get("errorId").and_then(Value::as_u64) {
+                Some(19) => "invalidApiKey".to_string(),
+                Some(id) => format!("legacyError{id}"),
+                None => "unknownError".to_string(),
+            };
+            item.insert("code".into(), Value::String(code));
+            if let Some(m) = obj.get("errorMessage") {
+                item.insert("message".into(), m.clone());
+            }
+            parsed.errors.push(item);
+        }
+        Some(Value::String(message)) => {
+            let mut item = Map::new();
+            item.insert("message".into(), Value::String(message));
+            copy_task_fields(&obj, &mut item);
+            parsed.errors.push(item);
+        }
+        Some(other) => {
+            for mut item in objects(other, "error")? {
+                copy_task_fields(&obj, &mut item);
+                parsed.errors.push(item);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn copy_task_fields(from: &Map<String, Value>, to: &mut Map<String, Value>) {
+    for key in ["taskUUID", "taskType"] {
+        if !to.contains_key(key)
+            && let Some(v) = from.get(key)
+        {
+            to.insert(key.to_string(), v.clone());
+        }
+    }
+}
+
+/// A string field of an item (only when it is a non-empty string).
+pub fn str_field<'a>(item: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    item.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The taskUUID an item names, if any.
+pub fn item_task_uuid(item: &Map<String, Value>) -> Option<&str> {
+    str_field(item, "taskUUID")
+}
+
+/// Turns an error item into a `ClientError`: the kind from its `code` (or from `status` when
+/// the code says nothing), `parameter` (the first one when it is a list), task and message.
+/// A data item with `status:"error"` and a nested `error` object is accepted too.
+pub fn error_from_item(item: &Map<String, Value>, http_status: Option<u16>) -> ClientError {
+    let nested = item.get("error").and_then(Value::as_object);
+    let field = |key: &str| -> Option<String> {
+        str_field(item, key)
+            .or_else(|| nested.and_then(|n| str_field(n, key)))
+            .map(str::to_string)
+    };
+    let code = field("code");
+    let (mut kind, mut retryable) = match &code {
+        Some(c) => classify_code(c),
+        None => (ErrorKind::Other, false),
+    };
+    if kind == ErrorKind::Other
+        && let Some(status) = http_status.filter(|s| *s >= 400)
+    {
+        kind = classify_status(status);
+        retryable = crate::error::status_retryable(status);
+    }
+    let message = field("message").unwrap_or_else(|| match &code {
+        Some(c) => format!("Runware error {c}"),
+        None => "Runware returned an error without a code".to_string(),
+    });
+    let parameter = item
+        .get("parameter")
+        .or_else(|| nested.and_then(|n| n.get("parameter")))
+        .and_then(|p| match p {
+            Value::String(s) => Some(s.clone()),
+            Value::Array(list) => list.iter().find_map(Value::as_str).map(str::to_string),
+            _ => None,
+        });
+    let mut err = ClientError::new(
+        kind,
+        code.unwrap_or_else(|| "unknownError".to_string()),
+        message,
+    )
+    .retryable(retryable)
+    .with_status(http_status);
+    err.detail.parameter = parameter;
+    err.detail.task_uuid = field("taskUUID");
+    err.detail.task_type = field("taskType");
+    err
+}
+
+/// Whether a data item reports a failure (`status:"error"`).
+pub fn is_error_item(item: &Map<String, Value>) -> bool {
+    str_field(item, "status")
+        .is_some_and(|s| s.eq_ignore_ascii_case("error") || s.eq_ignore_ascii_case("failed"))
+}
+
+/// Whether a data item is a final result: `status` is `success` or absent, and (when absent)
+/// the item carries more than the acknowledgement fields.
+pub fn is_result_item(item: &Map<String, Value>) -> bool {
+    match str_field(item, "status") {
+        Some(s) => s.eq_ignore_ascii_case("success"),
+        None => item.keys().any(|k| {
+            !matches!(
+                k.as_str(),
+                "taskType" | "taskUUID" | "status" | "progress" | "deliveryMethod" | "cost"
+            )
+        }),
+    }
+}
+
+/// The key used to deduplicate results of one task across cumulative answers: the values of every
+/// `…UUID` field except `taskUUID` (plus `resultIndex`), or the whole item when it has none.
+pub fn result_key(item: &Map<String, Value>) -> String {
+    let mut parts: Vec<String> = item
+        .iter()
+        .filter(|(k, _)| {
+            (k.ends_with("UUID") && k.as_str() != "taskUUID") || k.as_str() == "resultIndex"
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if parts.is_empty() {
+        let mut whole = item.clone();
+        whole.remove("status");
+        return Value::Object(whole).to_string();
+    }
+    parts.sort();
+    parts.join("&")
+}

@@ -1,0 +1,614 @@
+//! Request building and local validation: the typed image request and model search become task
+//! JSON; raw `run-tasks` input is normalised (taskUUIDs added, keys refused).
+
+use serde_json::{Map, Value, json};
+
+use crate::error::ClientError;
+
+/// Default model of `text-to-image`.
+pub const DEFAULT_MODEL: &str = "runware:101@1";
+/// Default width and height.
+pub const DEFAULT_SIZE: u32 = 1024;
+
+/// How results are delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// In the response.
+    Sync,
+    /// Acknowledged, then fetched with `getResponse`.
+    Async,
+}
+
+/// How an image is returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputType {
+    /// `URL`.
+    Url,
+    /// `dataURI`.
+    DataUri,
+    /// `base64Data`.
+    Base64Data,
+}
+
+/// The image file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// `JPG`.
+    Jpg,
+    /// `PNG`.
+    Png,
+    /// `WEBP`.
+    Webp,
+}
+
+/// A LoRA.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lora {
+    /// Its AIR.
+    pub model: String,
+    /// Its weight, -4 to 4.
+    pub weight: Option<f32>,
+}
+
+/// The typed `imageInference` request (the WIT `image-request`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ImageRequest {
+    /// `positivePrompt`.
+    pub positive_prompt: String,
+    /// `negativePrompt`.
+    pub negative_prompt: Option<String>,
+    /// `model`.
+    pub model: Option<String>,
+    /// `width`.
+    pub width: Option<u32>,
+    /// `height`.
+    pub height: Option<u32>,
+    /// `steps`.
+    pub steps: Option<u32>,
+    /// `CFGScale`.
+    pub cfg_scale: Option<f32>,
+    /// `seed`.
+    pub seed: Option<u64>,
+    /// `scheduler`.
+    pub scheduler: Option<String>,
+    /// `numberResults`.
+    pub number_results: Option<u32>,
+    /// `outputType`.
+    pub output_type: Option<OutputType>,
+    /// `outputFormat`.
+    pub output_format: Option<OutputFormat>,
+    /// `outputQuality`.
+    pub output_quality: Option<u32>,
+    /// `includeCost`.
+    pub include_cost: Option<bool>,
+    /// `safety.checkContent`.
+    pub safety_check: Option<bool>,
+    /// `deliveryMethod`.
+    pub delivery: Option<Delivery>,
+    /// `lora`.
+    pub loras: Vec<Lora>,
+    /// `seedImage`.
+    pub seed_image: Option<String>,
+    /// `maskImage`.
+    pub mask_image: Option<String>,
+    /// `strength`.
+    pub strength: Option<f32>,
+    /// Extra fields merged into the task (a JSON object).
+    pub extra_json: Option<String>,
+}
+
+/// The typed `modelSearch` request (the WIT `model-search-request`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelSearchRequest {
+    /// `search`.
+    pub search: Option<String>,
+    /// `tags`.
+    pub tags: Vec<String>,
+    /// `category`.
+    pub category: Option<String>,
+    /// `type`.
+    pub model_type: Option<String>,
+    /// `architecture`.
+    pub architecture: Option<String>,
+    /// `conditioning`.
+    pub conditioning: Option<String>,
+    /// `visibility`.
+    pub visibility: Option<String>,
+    /// `limit`, 1 to 100.
+    pub limit: Option<u32>,
+    /// `offset`.
+    pub offset: Option<u32>,
+}
+
+/// Whether `air` has the AIR syntax `provider:id@version` (provider: letters, digits, `_`, `-`;
+/// id and version: letters, digits, `_`, `-`, `.`).
+pub fn is_air(air: &str) -> bool {
+    let Some((provider, rest)) = air.split_once(':') else {
+        return false;
+    };
+    let Some((id, version)) = rest.split_once('@') else {
+        return false;
+    };
+    let word = |s: &str, dot: bool| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (dot && c == '.'))
+    };
+    word(provider, false) && word(id, true) && word(version, true)
+}
+
+/// A float as JSON, through its shortest decimal form (so `0.1f32` is `0.1`, not `0.10000000149`).
+fn f32_json(v: f32) -> Value {
+    let text = v.to_string();
+    text.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(Value::Null, Value::Number)
+}
+
+fn check_prompt(text: &str, field: &str, code: &str) -> Result<(), ClientError> {
+    let n = text.chars().count();
+    if (2..=3000).contains(&n) {
+        Ok(())
+    } else {
+        Err(ClientError::invalid(
+            code,
+            field,
+            format!("{field} has {n} characters; it must have 2 to 3000"),
+        ))
+    }
+}
+
+fn check_range_u<T: Into<u64> + Copy + std::fmt::Display>(
+    value: Option<T>,
+    field: &str,
+    code: &str,
+    min: u64,
+    max: u64,
+) -> Result<(), ClientError> {
+    match value {
+        Some(v) if !(min..=max).contains(&v.into()) => Err(ClientError::invalid(
+            code,
+            field,
+            format!("{field} is {v}; it must be {min} to {max}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_range_f(
+    value: Option<f32>,
+    field: &str,
+    code: &str,
+    min: f32,
+    max: f32,
+) -> Result<(), ClientError> {
+    match value {
+        Some(v) if !(v.is_finite() && v >= min && v <= max) => Err(ClientError::invalid(
+            code,
+            field,
+            format!("{field} is {v}; it must be {min} to {max}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_size(value: u32, field: &str, code: &str) -> Result<(), ClientError> {
+    if (128..=2048).contains(&value) && value.is_multiple_of(64) {
+        Ok(())
+    } else {
+        Err(ClientError::invalid(
+            code,
+            field,
+            format!("{field} is {value}; it must be 128 to 2048 in multiples of 64"),
+        ))
+    }
+}
+
+fn check_nonempty(value: Option<&String>, field: &str, code: &str) -> Result<(), ClientError> {
+    match value {
+        Some(v) if v.trim().is_empty() => Err(ClientError::invalid(
+            code,
+            field,
+            format!("{field} is empty"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Finds an `apiKey` field at any depth of `value`.
+pub fn contains_api_key(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("apiKey") || contains_api_key(v)),
+        Value::Array(items) => items.iter().any(contains_api_key),
+        _ => false,
+    }
+}
+
+/// The message used when a key shows up in a task: never the key's value.
+pub const KEY_IN_TASK_MESSAGE: &str = "an API key must not be sent in a task: set it through the host \
+     (the RUNWARE_API_KEY environment variable) and remove the authentication task or apiKey field";
+
+/// Validates `request` and builds its `imageInference` task with `task_uuid`.
+/// Every violation is an `invalid-request` naming the JSON field, the value and the range.
+pub fn build_image_task(request: &ImageRequest, task_uuid: &str) -> Result<Value, ClientError> {
+    check_prompt(
+        &request.positive_prompt,
+        "positivePrompt",
+        "invalidPositivePrompt",
+    )?;
+    if let Some(neg) = &request.negative_prompt {
+        check_prompt(neg, "negativePrompt", "invalidNegativePrompt")?;
+    }
+    let model = request
+        .model
+        .clone()
+        .unwrap_or_else(|| DEFAULT_MODEL.to_string());
+    if !is_air(&model) {
+        return Err(ClientError::invalid(
+            "invalidModel",
+            "model",
+            format!(
+                "model is {model:?}; it must be an AIR like provider:id@version (e.g. runware:101@1)"
+            ),
+        ));
+    }
+    let width = request.width.unwrap_or(DEFAULT_SIZE);
+    let height = request.height.unwrap_or(DEFAULT_SIZE);
+    check_size(width, "width", "invalidWidth")?;
+    check_size(height, "height", "invalidHeight")?;
+    check_range_u(request.steps, "steps", "invalidSteps", 1, 100)?;
+    check_range_f(request.cfg_scale, "CFGScale", "invalidCFGScale", 0.0, 50.0)?;
+    check_range_u(
+        request.seed,
+        "seed",
+        "invalidSeed",
+        1,
+        9_223_372_036_854_775_807,
+    )?;
+    check_nonempty(request.scheduler.as_ref(), "scheduler", "invalidScheduler")?;
+    let number_results = request.number_results.unwrap_or(1);
+    check_range_u(
+        Some(number_results),
+        "numberResults",
+        "invalidNumberResults",
+        1,
+        20,
+    )?;
+    check_range_u(
+        request.output_quality,
+        "outputQuality",
+        "invalidOutputQuality",
+        20,
+        99,
+    )?;
+    check_nonempty(request.seed_image.as_ref(), "seedImage", "invalidSeedImage")?;
+    check_nonempty(request.mask_image.as_ref(), "maskImage", "invalidMaskImage")?;
+    check_range_f(request.strength, "strength", "invalidStrength", 0.0, 1.0)?;
+    for (i, lora) in request.loras.iter().enumerate() {
+        if !is_air(&lora.model) {
+            return Err(ClientError::invalid(
+                "invalidLora",
+                "lora",
+                format!(
+                    "lora[{i}].model is {:?}; it must be an AIR like provider:id@version",
+                    lora.model
+                ),
+            ));
+        }
+        if let Some(w) = lora.weight
+            && !(w.is_finite() && (-4.0..=4.0).contains(&w))
+        {
+            return Err(ClientError::invalid(
+                "invalidLoraWeight",
+                "lora",
+                format!("lora[{i}].weight is {w}; it must be -4 to 4"),
+            ));
+        }
+    }
+
+    let mut task = Map::new();
+    task.insert("taskType".into(), json!("imageInference"));
+    task.insert("taskUUID".into(), json!(task_uuid));
+    task.insert("positivePrompt".into(), json!(request.positive_prompt));
+    if let Some(v) = &request.negative_prompt {
+        task.insert("negativePrompt".into(), json!(v));
+    }
+    task.insert("model".into(), json!(model));
+    task.insert("width".into(), json!(width));
+    task.insert("height".into(), json!(height));
+    task.insert("numberResults".into(), json!(number_results));
+    if let Some(v) = request.steps {
+        task.insert("steps".into(), json!(v));
+    }
+    if let Some(v) = request.cfg_scale {
+        task.insert("CFGScale".into(), f32_json(v));
+    }
+    if let Some(v) = request.seed {
+        task.insert("seed".into(), json!(v));
+    }
+    if let Some(v) = &request.scheduler {
+        task.insert("scheduler".into(), json!(v));
+    }
+    if let Some(v) = request.output_type {
+        let s = match v {
+            OutputType::Url => "URL",
+            OutputType::DataUri => "dataURI",
+            OutputType::Base64Data => "base64Data",
+        };
+        task.insert("outputType".into(), json!(s));
+    }
+    if let Some(v) = request.output_format {
+        let s = match v {
+            OutputFormat::Jpg => "JPG",
+            OutputFormat::Png => "PNG",
+            OutputFormat::Webp => "WEBP",
+        };
+        task.insert("outputFormat".into(), json!(s));
+    }
+    if let Some(v) = request.output_quality {
+        task.insert("outputQuality".into(), json!(v));
+    }
+    if let Some(v) = request.include_cost {
+        task.insert("includeCost".into(), json!(v));
+    }
+    if let Some(v) = request.safety_check {
+        task.insert("safety".into(), json!({ "checkContent": v }));
+    }
+    if let Some(v) = request.delivery {
+        let s = match v {
+            Delivery::Sync => "sync",
+            Delivery::Async => "async",
+        };
+        task.insert("deliveryMethod".into(), json!(s));
+    }
+    if !request.loras.is_empty() {
+        let loras: Vec<Value> = request
+            .loras
+            .iter()
+            .map(|l| {
+                let mut m = Map::new();
+                m.insert("model".into(), json!(l.model));
+                if let Some(w) = l.weight {
+                    m.insert("weight".into(), f32_json(w));
+                }
+                Value::Object(m)
+            })
+            .collect();
+        task.insert("lora".into(), Value::Array(loras));
+    }
+    if let Some(v) = &request.seed_image {
+        task.insert("seedImage".into(), json!(v));
+    }
+    if let Some(v) = &request.mask_image {
+        task.insert("maskImage".into(), json!(v));
+    }
+    if let Some(v) = request.strength {
+        task.insert("strength".into(), f32_json(v));
+    }
+    if let Some(extra) = &request.extra_json {
+        merge_extra(&mut task, extra)?;
+    }
+    Ok(Value::Object(task))
+}
+
+/// Merges the `extra-json` object into `task`; its fields override the typed ones.
+fn merge_extra(task: &mut Map<String, Value>, extra: &str) -> Result<(), ClientError> {
+    let parsed: Value = serde_json::from_str(extra).map_err(|e| {
+        ClientError::invalid(
+            "invalidExtraJson",
+            "extraJson",
+            format!("extra-json is not valid JSON: {e}"),
+        )
+    })?;
+    let Value::Object(map) = parsed else {
+        return Err(ClientError::invalid(
+            "invalidExtraJson",
+            "extraJson",
+            "extra-json must be a JSON object",
+        ));
+    };
+    if contains_api_key(&Value::Object(map.clone())) {
+        return Err(ClientError::invalid(
+            "invalidExtraJson",
+            "apiKey",
+            KEY_IN_TASK_MESSAGE,
+        ));
+    }
+    for key in ["taskType", "taskUUID"] {
+        if map.contains_key(key) {
+            return Err(ClientError::invalid(
+                "invalidExtraJson",
+                key,
+                format!("extra-json may not set {key}; the component sets it"),
+            ));
+        }
+    }
+    for (k, v) in map {
+        task.insert(k, v);
+    }
+    Ok(())
+}
+
+/// Validates `request` and builds its `modelSearch` task with `task_uuid`.
+pub fn build_model_search_task(
+    request: &ModelSearchRequest,
+    task_uuid: &str,
+) -> Result<Value, ClientError> {
+    check_range_u(request.limit, "limit", "invalidLimit", 1, 100)?;
+    let mut task = Map::new();
+    task.insert("taskType".into(), json!("modelSearch"));
+    task.insert("taskUUID".into(), json!(task_uuid));
+    let strings = [
+        ("search", &request.search),
+        ("category", &request.category),
+        ("type", &request.model_type),
+        ("architecture", &request.architecture),
+        ("conditioning", &request.conditioning),
+        ("visibility", &request.visibility),
+    ];
+    for (field, value) in strings {
+        if let Some(v) = value {
+            task.insert(field.into(), json!(v));
+        }
+    }
+    if !request.tags.is_empty() {
+        task.insert("tags".into(), json!(request.tags));
+    }
+    if let Some(v) = request.limit {
+        task.insert("limit".into(), json!(v));
+    }
+    if let Some(v) = request.offset {
+        task.insert("offset".into(), json!(v));
+    }
+    Ok(Value::Object(task))
+}
+
+/// Builds a `getResponse` task for `task_uuid`.
+pub fn get_response_task(task_uuid: &str) -> Value {
+    json!({ "taskType": "getResponse", "taskUUID": task_uuid })
+}
+
+/// Normalises raw `run-tasks` input: a JSON array of task objects, or one task object. Tasks
+/// without a `taskUUID` get one from `new_uuid`. Refuses (with `invalid-request`): text that is
+/// not JSON, an empty array, an element that is not an object or lacks a string `taskType`, a
+/// `taskUUID` that is not a non-empty string, a taskUUID used twice, an `authentication` task, and
+/// an `apiKey` field at any depth (the message points to `RUNWARE_API_KEY`, never the value).
+pub fn normalize_tasks(
+    tasks_json: &str,
+    new_uuid: &mut dyn FnMut() -> String,
+) -> Result<Vec<Map<String, Value>>, ClientError> {
+    let parsed: Value = serde_json::from_str(tasks_json).map_err(|e| {
+        ClientError::invalid(
+            "invalidTasks",
+            "tasks-json",
+            format!("tasks-json is not valid JSON: {e}"),
+        )
+    })?;
+    let items = match parsed {
+        Value::Array(items) => items,
+        obj @ Value::Object(_) => vec![obj],
+        _ => {
+            return Err(ClientError::invalid(
+                "invalidTasks",
+                "tasks-json",
+                "tasks-json must be a JSON array of task objects or one task object",
+            ));
+        }
+    };
+    if items.is_empty() {
+        return Err(ClientError::invalid(
+            "invalidTasks",
+            "tasks-json",
+            "tasks-json holds no task",
+        ));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let Value::Object(mut task) = item else {
+            return Err(ClientError::invalid(
+                "invalidTasks",
+                "tasks-json",
+                format!("task {i} is not a JSON object"),
+            ));
+        };
+        if contains_api_key(&Value::Object(task.clone())) {
+            return Err(ClientError::invalid(
+                "invalidApiKey",
+                "apiKey",
+                KEY_IN_TASK_MESSAGE,
+            ));
+        }
+        let task_type = match task.get("taskType") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => {
+                return Err(ClientError::invalid(
+                    "missingTaskType",
+                    "taskType",
+                    format!("task {i} has no taskType string"),
+                ));
+            }
+        };
+        if task_type.eq_ignore_ascii_case("authentication") {
+            return Err(ClientError::invalid(
+                "invalidTaskType",
+                "taskType",
+                KEY_IN_TASK_MESSAGE,
+            ));
+        }
+        let uuid = match task.get("taskUUID") {
+            None | Some(Value::Null) => {
+                let u = new_uuid();
+                task.insert("taskUUID".into(), json!(u));
+                u
+            }
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(_) => {
+                return Err(ClientError::invalid(
+                    "invalidTaskUUID",
+                    "taskUUID",
+                    format!("task {i} has a taskUUID that is not a non-empty string"),
+                ));
+            }
+        };
+        if !seen.insert(uuid.clone()) {
+            return Err(ClientError::invalid(
+                "duplicateTaskUUID",
+                "taskUUID",
+                format!("taskUUID {uuid} is used by more than one task"),
+            ));
+        }
+        out.push(task);
+    }
+    Ok(out)
+}
+
+/// How many data items mean a task is done: `numberResults` for images (and any task with that
+/// field), `promptVersions` for `promptEnhance`, else 1.
+pub fn expected_results(task: &Map<String, Value>) -> u32 {
+    let field = |name: &str| {
+        task.get(name)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n >= 1)
+    };
+    let task_type = task
+        .get("taskType")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if task_type == "promptEnhance" {
+        return field("promptVersions").unwrap_or(1);
+    }
+    field("numberResults").unwrap_or(1)
+}
+
+/// Whether a task asks for async delivery.
+pub fn is_async(task: &Map<String, Value>) -> bool {
+    task.get("deliveryMethod")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.eq_ignore_ascii_case("async"))
+}
+
+/// Checks a taskUUID given to `get-response` or `wait`: non-empty, at most 128 characters,
+/// letters, digits and `-` only.
+pub fn check_task_uuid(task_uuid: &str) -> Result<(), ClientError> {
+    let ok = !task_uuid.is_empty()
+        && task_uuid.len() <= 128
+        && task_uuid
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ClientError::invalid(
+            "invalidTaskUUID",
+            "taskUUID",
+            format!(
+                "taskUUID {task_uuid:?} is not a UUID (letters, digits and '-', 1 to 128 characters)"
+            ),
+        ))
+    }
+}
