@@ -318,8 +318,12 @@ impl Shared {
         owner: &str,
         uuid: &str,
     ) -> Option<(String, Value, Vec<Value>, Vec<Value>)> {
+        // Lowering the async delay at run time also shortens tasks already accepted, so a test
+        // can observe `processing`, set the delay to 0, and observe `success` without sleeping.
+        let current_delay = self.async_delay();
         let inner = self.inner();
         let rec = inner.tasks.get(owner)?.get(uuid)?;
+        let delay = rec.delay.min(current_delay);
         let now = Instant::now();
         let processing = |n: usize| -> Vec<Value> {
             (0..n.max(1))
@@ -334,7 +338,7 @@ impl Shared {
                     .iter()
                     .enumerate()
                     .map(|(i, item)| {
-                        let ready = rec.accepted + rec.delay * (i as u32 + 1) / n;
+                        let ready = rec.accepted + delay * (i as u32 + 1) / n;
                         if now >= ready {
                             with_field(item.clone(), "status", json!("success"))
                         } else {
@@ -345,7 +349,7 @@ impl Shared {
                 (data, vec![])
             }
             Outcome::Error(e) => {
-                if now >= rec.accepted + rec.delay {
+                if now >= rec.accepted + delay {
                     (
                         vec![],
                         vec![with_field(e.clone(), "status", json!("error"))],

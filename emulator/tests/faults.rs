@@ -11,7 +11,11 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Sends a raw HTTP/1.1 POST /v1 and returns the socket after the request was written.
-async fn raw_post(emu: &runware_emulator::EmulatorHandle, key: &str, body: &str) -> tokio::net::TcpStream {
+async fn raw_post(
+    emu: &runware_emulator::EmulatorHandle,
+    key: &str,
+    body: &str,
+) -> tokio::net::TcpStream {
     let mut s = tokio::net::TcpStream::connect(emu.addr()).await.unwrap();
     let req = format!(
         "POST /v1 HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
@@ -24,13 +28,23 @@ async fn raw_post(emu: &runware_emulator::EmulatorHandle, key: &str, body: &str)
 
 /// Splits a raw response into (head, body).
 fn split_head(raw: &[u8]) -> (String, Vec<u8>) {
-    let pos = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete head");
-    (String::from_utf8_lossy(&raw[..pos]).to_string(), raw[pos + 4..].to_vec())
+    let pos = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete head");
+    (
+        String::from_utf8_lossy(&raw[..pos]).to_string(),
+        raw[pos + 4..].to_vec(),
+    )
 }
 
 fn content_length(head: &str) -> usize {
     head.lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
         .expect("content-length")
 }
 
@@ -45,7 +59,13 @@ async fn http_status_faults_reject_before_processing() {
     ] {
         let key = test_key();
         let emu = builder(&key)
-            .fault(FaultRule::new(Fault::HttpStatus { status, retry_after: Some(2) }).first_requests(2))
+            .fault(
+                FaultRule::new(Fault::HttpStatus {
+                    status,
+                    retry_after: Some(2),
+                })
+                .first_requests(2),
+            )
             .start()
             .await
             .unwrap();
@@ -64,14 +84,24 @@ async fn http_status_faults_reject_before_processing() {
         assert_eq!(a.status, 200);
         assert_eq!(emu.executions(&id), 1);
         let log = emu.request_log();
-        assert_eq!(log[0].fault.as_deref(), Some(format!("httpStatus:{status}").as_str()));
+        assert_eq!(
+            log[0].fault.as_deref(),
+            Some(format!("httpStatus:{status}").as_str())
+        );
         assert_eq!(log[0].status, status);
         assert_eq!(log[2].fault, None);
         emu.stop().await;
     }
     // Without retryAfter there is no header.
     let key = test_key();
-    let emu = builder(&key).fault(FaultRule::new(Fault::HttpStatus { status: 503, retry_after: None })).start().await.unwrap();
+    let emu = builder(&key)
+        .fault(FaultRule::new(Fault::HttpStatus {
+            status: 503,
+            retry_after: None,
+        }))
+        .start()
+        .await
+        .unwrap();
     let a = post_task(&emu, &key, json!({"taskType": "ping"})).await;
     assert_eq!(a.status, 503);
     assert!(a.headers.get("retry-after").is_none());
@@ -80,7 +110,11 @@ async fn http_status_faults_reject_before_processing() {
 
 #[tokio::test]
 async fn task_error_faults_sync_and_async() {
-    for (code, status) in [("timeoutProvider", 504), ("providerRateLimitExceeded", 429), ("inferenceError", 500)] {
+    for (code, status) in [
+        ("timeoutProvider", 504),
+        ("providerRateLimitExceeded", 429),
+        ("inferenceError", 500),
+    ] {
         let key = test_key();
         let emu = start(&key).await;
         emu.add_fault(FaultRule::new(Fault::TaskError { code: code.into() }).first_requests(2));
@@ -89,16 +123,35 @@ async fn task_error_faults_sync_and_async() {
         let a = post_task(&emu, &key, image_task(&id)).await;
         assert_eq!(a.status, status);
         let e = only_error(&a);
-        assert_eq!((e["code"].as_str(), e["taskUUID"].as_str()), (Some(code), Some(id.as_str())));
+        assert_eq!(
+            (e["code"].as_str(), e["taskUUID"].as_str()),
+            (Some(code), Some(id.as_str()))
+        );
         assert_eq!(e["taskType"], "imageInference");
         assert_eq!(emu.executions(&id), 0);
         // Async: acknowledged, then the error through getResponse with status "error".
         let id2 = tid();
-        let a = post_task(&emu, &key, with(image_task(&id2), json!({"deliveryMethod": "async"}))).await;
-        assert_eq!(a.json(), json!({"data": [{"taskType": "imageInference", "taskUUID": id2}]}));
-        let a = post_task(&emu, &key, json!({"taskType": "getResponse", "taskUUID": id2})).await;
+        let a = post_task(
+            &emu,
+            &key,
+            with(image_task(&id2), json!({"deliveryMethod": "async"})),
+        )
+        .await;
+        assert_eq!(
+            a.json(),
+            json!({"data": [{"taskType": "imageInference", "taskUUID": id2}]})
+        );
+        let a = post_task(
+            &emu,
+            &key,
+            json!({"taskType": "getResponse", "taskUUID": id2}),
+        )
+        .await;
         let e = only_error(&a);
-        assert_eq!((e["code"].as_str(), e["status"].as_str()), (Some(code), Some("error")));
+        assert_eq!(
+            (e["code"].as_str(), e["status"].as_str()),
+            (Some(code), Some("error"))
+        );
         assert_eq!(e["taskUUID"], id2.as_str());
         // The rule is spent: the retry succeeds.
         assert_eq!(post_task(&emu, &key, image_task(&id)).await.status, 200);
@@ -110,8 +163,18 @@ async fn task_error_faults_sync_and_async() {
 async fn faults_can_target_a_task_type() {
     let key = test_key();
     let emu = start(&key).await;
-    emu.add_fault(FaultRule::new(Fault::TaskError { code: "inferenceError".into() }).task_type("imageInference"));
-    let ms = post_task(&emu, &key, json!({"taskType": "modelSearch", "taskUUID": tid()})).await;
+    emu.add_fault(
+        FaultRule::new(Fault::TaskError {
+            code: "inferenceError".into(),
+        })
+        .task_type("imageInference"),
+    );
+    let ms = post_task(
+        &emu,
+        &key,
+        json!({"taskType": "modelSearch", "taskUUID": tid()}),
+    )
+    .await;
     assert_eq!(ms.status, 200);
     assert!(emu.request_log()[0].fault.is_none());
     // In a mixed batch only the targeted task type fails.
@@ -127,7 +190,12 @@ async fn faults_can_target_a_task_type() {
 #[tokio::test]
 async fn latency_faults_and_service_latency_delay_but_answer() {
     let key = test_key();
-    let emu = builder(&key).latency(Duration::from_millis(20)).fault(FaultRule::new(Fault::Latency { ms: 30 }).first_requests(1)).start().await.unwrap();
+    let emu = builder(&key)
+        .latency(Duration::from_millis(20))
+        .fault(FaultRule::new(Fault::Latency { ms: 30 }).first_requests(1))
+        .start()
+        .await
+        .unwrap();
     assert_eq!(post_task(&emu, &key, image_task(&tid())).await.status, 200);
     emu.set_latency(Duration::ZERO);
     assert_eq!(post_task(&emu, &key, image_task(&tid())).await.status, 200);
@@ -143,18 +211,40 @@ async fn reset_after_accept_drops_the_connection_but_the_task_ran() {
     let emu = start(&key).await;
     emu.add_fault(FaultRule::new(Fault::ResetAfterAccept).first_requests(1));
     let id = tid();
-    let err = request(&emu, "POST", "/v1", &[("authorization", &format!("Bearer {key}"))], json!([image_task(&id)]).to_string())
-        .await
-        .err()
-        .expect("the connection is dropped without an answer");
+    let err = request(
+        &emu,
+        "POST",
+        "/v1",
+        &[("authorization", &format!("Bearer {key}"))],
+        json!([image_task(&id)]).to_string(),
+    )
+    .await
+    .err()
+    .expect("the connection is dropped without an answer");
     assert!(!err.is_empty());
-    assert_eq!(emu.executions(&id), 1, "the task was accepted and processed");
+    assert_eq!(
+        emu.executions(&id),
+        1,
+        "the task was accepted and processed"
+    );
     let log = emu.request_log();
-    assert_eq!((log[0].status, log[0].fault.as_deref()), (0, Some("resetAfterAccept")));
+    assert_eq!(
+        (log[0].status, log[0].fault.as_deref()),
+        (0, Some("resetAfterAccept"))
+    );
     assert_eq!(log[0].executed, vec![id.clone()]);
     // A blind retry conflicts; getResponse has the result.
-    assert_eq!(only_error(&post_task(&emu, &key, image_task(&id)).await)["code"], "conflictTaskUUID");
-    let v = post_task(&emu, &key, json!({"taskType": "getResponse", "taskUUID": id})).await.json();
+    assert_eq!(
+        only_error(&post_task(&emu, &key, image_task(&id)).await)["code"],
+        "conflictTaskUUID"
+    );
+    let v = post_task(
+        &emu,
+        &key,
+        json!({"taskType": "getResponse", "taskUUID": id}),
+    )
+    .await
+    .json();
     assert_eq!(v["data"][0]["status"], "success");
     emu.stop().await;
 }
@@ -167,15 +257,32 @@ async fn truncated_body_declares_the_full_length_and_closes() {
     let id = tid();
     let mut s = raw_post(&emu, &key, &json!([image_task(&id)]).to_string()).await;
     let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw)).await.expect("closed").expect("read");
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
+        .await
+        .expect("closed")
+        .expect("read");
     let (head, body) = split_head(&raw);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let declared = content_length(&head);
-    assert!(!body.is_empty() && body.len() < declared, "got {} of {declared}", body.len());
+    assert!(
+        !body.is_empty() && body.len() < declared,
+        "got {} of {declared}",
+        body.len()
+    );
     assert_eq!(body.len(), declared / 2);
     assert_eq!(emu.executions(&id), 1);
     // A client sees an error.
-    assert!(request(&emu, "POST", "/v1", &[("authorization", &format!("Bearer {key}"))], json!([image_task(&tid())]).to_string()).await.is_err());
+    assert!(
+        request(
+            &emu,
+            "POST",
+            "/v1",
+            &[("authorization", &format!("Bearer {key}"))],
+            json!([image_task(&tid())]).to_string()
+        )
+        .await
+        .is_err()
+    );
     emu.stop().await;
 }
 
@@ -189,7 +296,10 @@ async fn stalled_body_never_finishes_and_stop_still_returns() {
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await.expect("data arrives").unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("data arrives")
+            .unwrap();
         assert!(n > 0, "closed early");
         raw.extend_from_slice(&buf[..n]);
         if let Some(pos) = raw.windows(4).position(|w| w == b"\r\n\r\n")
@@ -201,10 +311,19 @@ async fn stalled_body_never_finishes_and_stop_still_returns() {
     let (head, body) = split_head(&raw);
     assert!(body.len() < content_length(&head));
     // Nothing more comes (the read is still pending after a grace period).
-    assert!(tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf))
+            .await
+            .is_err()
+    );
     // stop() returns promptly with the stalled connection open, and the socket closes.
-    tokio::time::timeout(Duration::from_secs(5), emu.stop()).await.expect("stop returns");
-    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.expect("socket closed").unwrap_or(0);
+    tokio::time::timeout(Duration::from_secs(5), emu.stop())
+        .await
+        .expect("stop returns");
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("socket closed")
+        .unwrap_or(0);
     assert_eq!(n, 0);
 }
 
@@ -222,23 +341,43 @@ async fn body_mangling_faults() {
     emu.clear_faults();
     // Wrong types: numbers and booleans as strings.
     emu.add_fault(FaultRule::new(Fault::WrongTypes).first_requests(1));
-    let v = post_task(&emu, &key, with(image_task(&tid()), json!({"seed": 5}))).await.json();
+    let v = post_task(&emu, &key, with(image_task(&tid()), json!({"seed": 5})))
+        .await
+        .json();
     assert_eq!(v["data"][0]["seed"], "5");
     emu.clear_faults();
     emu.add_fault(FaultRule::new(Fault::WrongTypes).first_requests(1));
-    let v = post_task(&emu, &key, with(image_task(&tid()), json!({"width": 3}))).await.json();
+    let v = post_task(&emu, &key, with(image_task(&tid()), json!({"width": 3})))
+        .await
+        .json();
     assert_eq!(v["data"], "oops");
     emu.clear_faults();
     // Oversized: exactly the requested size, still valid JSON.
-    emu.add_fault(FaultRule::new(Fault::OversizedBody { bytes: 2 * 1024 * 1024 }).first_requests(1));
+    emu.add_fault(
+        FaultRule::new(Fault::OversizedBody {
+            bytes: 2 * 1024 * 1024,
+        })
+        .first_requests(1),
+    );
     let a = post_task(&emu, &key, image_task(&tid())).await;
     assert_eq!(a.bytes.len(), 2 * 1024 * 1024);
     assert_eq!(a.json()["data"][0]["taskType"], "imageInference");
     emu.clear_faults();
     // Reverse order.
     emu.add_fault(FaultRule::new(Fault::ReverseOrder).first_requests(1));
-    let v = post_task(&emu, &key, with(image_task(&tid()), json!({"seed": 10, "numberResults": 3}))).await.json();
-    let seeds: Vec<u64> = v["data"].as_array().unwrap().iter().map(|i| i["seed"].as_u64().unwrap()).collect();
+    let v = post_task(
+        &emu,
+        &key,
+        with(image_task(&tid()), json!({"seed": 10, "numberResults": 3})),
+    )
+    .await
+    .json();
+    let seeds: Vec<u64> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["seed"].as_u64().unwrap())
+        .collect();
     assert_eq!(seeds, vec![12, 11, 10]);
     emu.clear_faults();
     // An error without taskUUID next to the data.
@@ -266,8 +405,23 @@ async fn body_mangling_faults() {
 
 /// The outcome of one request for the soak comparison.
 async fn outcome(emu: &runware_emulator::EmulatorHandle, key: &str) -> String {
-    match request(emu, "POST", "/v1", &[("authorization", &format!("Bearer {key}"))], json!([image_task(&tid())]).to_string()).await {
-        Ok(a) => format!("{} {}", a.status, a.json().get("errors").map(|e| e[0]["code"].to_string()).unwrap_or_default()),
+    match request(
+        emu,
+        "POST",
+        "/v1",
+        &[("authorization", &format!("Bearer {key}"))],
+        json!([image_task(&tid())]).to_string(),
+    )
+    .await
+    {
+        Ok(a) => format!(
+            "{} {}",
+            a.status,
+            a.json()
+                .get("errors")
+                .map(|e| e[0]["code"].to_string())
+                .unwrap_or_default()
+        ),
         Err(_) => "dropped".into(),
     }
 }
@@ -276,7 +430,11 @@ async fn outcome(emu: &runware_emulator::EmulatorHandle, key: &str) -> String {
 async fn seeded_random_transient_faults_are_deterministic() {
     let run = || async {
         let key = test_key();
-        let emu = builder(&key).fault(FaultRule::new(Fault::RandomTransient).rate(0.5, 1234)).start().await.unwrap();
+        let emu = builder(&key)
+            .fault(FaultRule::new(Fault::RandomTransient).rate(0.5, 1234))
+            .start()
+            .await
+            .unwrap();
         let mut outcomes = Vec::new();
         for _ in 0..24 {
             outcomes.push(outcome(&emu, &key).await);
@@ -291,34 +449,64 @@ async fn seeded_random_transient_faults_are_deterministic() {
     assert_eq!(a, b);
     let hit = fa.iter().flatten().count();
     assert!(hit > 3 && hit < 21, "{hit} of 24 at rate 0.5");
-    assert!(fa.iter().flatten().all(|n| n.starts_with("randomTransient/")));
+    assert!(
+        fa.iter()
+            .flatten()
+            .all(|n| n.starts_with("randomTransient/"))
+    );
     assert!(a.iter().any(|o| o.starts_with("200")));
 }
 
 #[test]
 fn fault_rules_have_a_stable_json_form() {
-    let rule = FaultRule::new(Fault::HttpStatus { status: 503, retry_after: Some(1) }).first_requests(2);
+    let rule = FaultRule::new(Fault::HttpStatus {
+        status: 503,
+        retry_after: Some(1),
+    })
+    .first_requests(2);
     let text = serde_json::to_string(&rule).unwrap();
-    assert_eq!(text, r#"{"fault":{"kind":"httpStatus","status":503,"retryAfter":1},"firstRequests":2}"#);
+    assert_eq!(
+        text,
+        r#"{"fault":{"kind":"httpStatus","status":503,"retryAfter":1},"firstRequests":2}"#
+    );
     assert_eq!(FaultRule::from_json(&text).unwrap(), rule);
     let all = [
-        (r#"{"kind":"taskError","code":"timeoutProvider"}"#, Fault::TaskError { code: "timeoutProvider".into() }),
+        (
+            r#"{"kind":"taskError","code":"timeoutProvider"}"#,
+            Fault::TaskError {
+                code: "timeoutProvider".into(),
+            },
+        ),
         (r#"{"kind":"latency","ms":250}"#, Fault::Latency { ms: 250 }),
         (r#"{"kind":"resetAfterAccept"}"#, Fault::ResetAfterAccept),
         (r#"{"kind":"stalledBody"}"#, Fault::StalledBody),
         (r#"{"kind":"truncatedBody"}"#, Fault::TruncatedBody),
         (r#"{"kind":"nonJsonBody"}"#, Fault::NonJsonBody),
         (r#"{"kind":"wrongTypes"}"#, Fault::WrongTypes),
-        (r#"{"kind":"oversizedBody","bytes":100}"#, Fault::OversizedBody { bytes: 100 }),
+        (
+            r#"{"kind":"oversizedBody","bytes":100}"#,
+            Fault::OversizedBody { bytes: 100 },
+        ),
         (r#"{"kind":"reverseOrder"}"#, Fault::ReverseOrder),
-        (r#"{"kind":"errorWithoutTaskUuid"}"#, Fault::ErrorWithoutTaskUuid),
+        (
+            r#"{"kind":"errorWithoutTaskUuid"}"#,
+            Fault::ErrorWithoutTaskUuid,
+        ),
         (r#"{"kind":"randomTransient"}"#, Fault::RandomTransient),
     ];
     for (json, fault) in all {
         assert_eq!(serde_json::to_string(&fault).unwrap(), json);
         assert_eq!(FaultRule::from_json(json).unwrap(), FaultRule::new(fault));
     }
-    let r = FaultRule::from_json(r#"{"fault":{"kind":"randomTransient"},"taskType":"imageInference","rate":0.1,"seed":9}"#).unwrap();
-    assert_eq!(r, FaultRule::new(Fault::RandomTransient).task_type("imageInference").rate(0.1, 9));
+    let r = FaultRule::from_json(
+        r#"{"fault":{"kind":"randomTransient"},"taskType":"imageInference","rate":0.1,"seed":9}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        r,
+        FaultRule::new(Fault::RandomTransient)
+            .task_type("imageInference")
+            .rate(0.1, 9)
+    );
     assert!(FaultRule::from_json(r#"{"kind":"meteorStrike"}"#).is_err());
 }

@@ -20,11 +20,21 @@ async fn bearer_and_auth_task_authenticate_and_bad_keys_are_rejected() {
     assert_eq!(a.json(), json!({"data":[{"taskType":"ping","pong":true}]}));
     // Leading authentication task, no header: produces no data item.
     let body = json!([{"taskType":"authentication","apiKey":key},{"taskType":"ping","ping":true}]);
-    let a = request(&emu, "POST", "/v1", &[], body.to_string()).await.unwrap();
+    let a = request(&emu, "POST", "/v1", &[], body.to_string())
+        .await
+        .unwrap();
     assert_eq!(a.status, 200);
     assert_eq!(a.json(), json!({"data":[{"taskType":"ping","pong":true}]}));
     // No key.
-    let a = request(&emu, "POST", "/v1", &[], json!([{"taskType":"ping"}]).to_string()).await.unwrap();
+    let a = request(
+        &emu,
+        "POST",
+        "/v1",
+        &[],
+        json!([{"taskType":"ping"}]).to_string(),
+    )
+    .await
+    .unwrap();
     assert_eq!(a.status, 401);
     let e = only_error(&a);
     assert_eq!(e["code"], "missingApiKey");
@@ -37,7 +47,9 @@ async fn bearer_and_auth_task_authenticate_and_bad_keys_are_rejected() {
     let a = post_task(&emu, &wrong, json!({"taskType":"ping"})).await;
     assert_eq!((a.status, a.json()), (401, expected.clone()));
     let body = json!([{"taskType":"authentication","apiKey":wrong},{"taskType":"ping"}]);
-    let a = request(&emu, "POST", "/v1", &[], body.to_string()).await.unwrap();
+    let a = request(&emu, "POST", "/v1", &[], body.to_string())
+        .await
+        .unwrap();
     assert_eq!((a.status, a.json()), (401, expected));
     // The log records the auth kind and validity, never the key.
     let log = emu.request_log();
@@ -49,16 +61,25 @@ async fn bearer_and_auth_task_authenticate_and_bad_keys_are_rejected() {
     assert_eq!(log[2].auth, AuthKind::None);
     assert!(!log[3].key_valid);
     let dump = serde_json::to_string(&log).unwrap();
-    assert!(!dump.contains(&key) && !dump.contains(&wrong), "a key leaked into the log");
+    assert!(
+        !dump.contains(&key) && !dump.contains(&wrong),
+        "a key leaked into the log"
+    );
     emu.stop().await;
 }
 
 #[tokio::test]
 async fn without_configured_keys_any_non_empty_key_is_accepted() {
-    let emu = Emulator::builder().image_mode(ImageMode::Placeholder).start().await.unwrap();
+    let emu = Emulator::builder()
+        .image_mode(ImageMode::Placeholder)
+        .start()
+        .await
+        .unwrap();
     let a = post_task(&emu, "whatever-the-user-has", json!({"taskType":"ping"})).await;
     assert_eq!(a.status, 200);
-    let a = request(&emu, "POST", "/v1", &[("authorization", "Bearer ")], "[]").await.unwrap();
+    let a = request(&emu, "POST", "/v1", &[("authorization", "Bearer ")], "[]")
+        .await
+        .unwrap();
     assert_eq!(a.status, 401);
     assert_eq!(only_error(&a)["code"], "missingApiKey");
     emu.stop().await;
@@ -69,7 +90,10 @@ async fn image_inference_produces_n_distinct_items_with_outputs() {
     let key = test_key();
     let emu = start(&key).await;
     let id = tid();
-    let task = with(image_task(&id), json!({"numberResults": 3, "seed": 42, "outputFormat": "png", "includeCost": true}));
+    let task = with(
+        image_task(&id),
+        json!({"numberResults": 3, "seed": 42, "outputFormat": "png", "includeCost": true}),
+    );
     let a = post_task(&emu, &key, task).await;
     assert_eq!(a.status, 200);
     let v = a.json();
@@ -84,7 +108,10 @@ async fn image_inference_produces_n_distinct_items_with_outputs() {
         assert!(item.get("NSFWContent").is_none());
         assert!(item["cost"].as_f64().unwrap() > 0.0);
         let url = item["imageURL"].as_str().unwrap();
-        assert!(url.starts_with(&format!("http://{}/images/", emu.addr())) && url.ends_with(".png"), "{url}");
+        assert!(
+            url.starts_with(&format!("http://{}/images/", emu.addr())) && url.ends_with(".png"),
+            "{url}"
+        );
         assert!(uuids.insert(item["imageUUID"].as_str().unwrap().to_string()));
         let path = url.split_once(&emu.addr().to_string()).unwrap().1;
         let img = request(&emu, "GET", path, &[], "").await.unwrap();
@@ -93,7 +120,10 @@ async fn image_inference_produces_n_distinct_items_with_outputs() {
     }
     assert_eq!(emu.executions(&id), 1);
     // No cost without includeCost, random 32-bit seeds without a seed, inline outputs.
-    let task = with(image_task(&tid()), json!({"numberResults": 2, "outputType": "base64Data", "safety": {"checkContent": true}}));
+    let task = with(
+        image_task(&tid()),
+        json!({"numberResults": 2, "outputType": "base64Data", "safety": {"checkContent": true}}),
+    );
     let v = post_task(&emu, &key, task).await.json();
     let items = v["data"].as_array().unwrap();
     assert!(items[0].get("cost").is_none());
@@ -102,13 +132,27 @@ async fn image_inference_produces_n_distinct_items_with_outputs() {
     assert!(items[0]["imageBase64Data"].is_string());
     assert!(items[0]["seed"].as_u64().unwrap() <= u32::MAX as u64);
     assert_ne!(items[0]["imageUUID"], items[1]["imageUUID"]);
-    let task = with(image_task(&tid()), json!({"outputType": "dataURI", "outputFormat": "WebP", "checkNSFW": true}));
+    let task = with(
+        image_task(&tid()),
+        json!({"outputType": "dataURI", "outputFormat": "WebP", "checkNSFW": true}),
+    );
     let v = post_task(&emu, &key, task).await.json();
-    assert!(v["data"][0]["imageDataURI"].as_str().unwrap().starts_with("data:image/webp;base64,"));
+    assert!(
+        v["data"][0]["imageDataURI"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/webp;base64,")
+    );
     assert_eq!(v["data"][0]["NSFWContent"], false);
-    let task = with(image_task(&tid()), json!({"safety": {"mode": "none", "checkContent": true}}));
+    let task = with(
+        image_task(&tid()),
+        json!({"safety": {"mode": "none", "checkContent": true}}),
+    );
     let v = post_task(&emu, &key, task).await.json();
-    assert!(v["data"][0].get("NSFWContent").is_none(), "mode none wins over checkContent");
+    assert!(
+        v["data"][0].get("NSFWContent").is_none(),
+        "mode none wins over checkContent"
+    );
     emu.stop().await;
 }
 
@@ -116,9 +160,14 @@ async fn image_inference_produces_n_distinct_items_with_outputs() {
 async fn rendered_images_are_real_pictures_of_the_requested_size() {
     let key = test_key();
     let emu = Emulator::builder().api_key(&key).start().await.unwrap();
-    let task = with(image_task(&tid()), json!({"width": 128, "height": 192, "outputType": "base64Data", "outputFormat": "PNG", "seed": 7}));
+    let task = with(
+        image_task(&tid()),
+        json!({"width": 128, "height": 192, "outputType": "base64Data", "outputFormat": "PNG", "seed": 7}),
+    );
     let v = post_task(&emu, &key, task).await.json();
-    let bytes = base64::engine::general_purpose::STANDARD.decode(v["data"][0]["imageBase64Data"].as_str().unwrap()).unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v["data"][0]["imageBase64Data"].as_str().unwrap())
+        .unwrap();
     if bytes.is_empty() {
         eprintln!("render::render is still a stub; skipping the content check");
     } else {
@@ -134,11 +183,31 @@ async fn every_image_inference_validation_error() {
     let key = test_key();
     let emu = start(&key).await;
     let cases: Vec<(Value, &str, &str)> = vec![
-        (json!({"positivePrompt": null}), "missingPositivePrompt", "positivePrompt"),
-        (json!({"positivePrompt": "a"}), "invalidPositivePrompt", "positivePrompt"),
-        (json!({"positivePrompt": "x".repeat(3001)}), "invalidPositivePrompt", "positivePrompt"),
-        (json!({"positivePrompt": 12}), "invalidPositivePrompt", "positivePrompt"),
-        (json!({"negativePrompt": "n"}), "invalidNegativePrompt", "negativePrompt"),
+        (
+            json!({"positivePrompt": null}),
+            "missingPositivePrompt",
+            "positivePrompt",
+        ),
+        (
+            json!({"positivePrompt": "a"}),
+            "invalidPositivePrompt",
+            "positivePrompt",
+        ),
+        (
+            json!({"positivePrompt": "x".repeat(3001)}),
+            "invalidPositivePrompt",
+            "positivePrompt",
+        ),
+        (
+            json!({"positivePrompt": 12}),
+            "invalidPositivePrompt",
+            "positivePrompt",
+        ),
+        (
+            json!({"negativePrompt": "n"}),
+            "invalidNegativePrompt",
+            "negativePrompt",
+        ),
         (json!({"model": null}), "missingModel", "model"),
         (json!({"model": "flux-dev"}), "invalidModel", "model"),
         (json!({"model": 101}), "invalidModel", "model"),
@@ -153,37 +222,87 @@ async fn every_image_inference_validation_error() {
         (json!({"steps": 101}), "invalidSteps", "steps"),
         (json!({"CFGScale": 51}), "invalidCFGScale", "CFGScale"),
         (json!({"CFGScale": "7"}), "invalidCFGScale", "CFGScale"),
-        (json!({"numberResults": 0}), "invalidNumberResults", "numberResults"),
-        (json!({"numberResults": 21}), "invalidNumberResults", "numberResults"),
-        (json!({"outputQuality": 19}), "invalidOutputQuality", "outputQuality"),
-        (json!({"outputQuality": 100}), "invalidOutputQuality", "outputQuality"),
-        (json!({"outputType": "file"}), "invalidOutputType", "outputType"),
+        (
+            json!({"numberResults": 0}),
+            "invalidNumberResults",
+            "numberResults",
+        ),
+        (
+            json!({"numberResults": 21}),
+            "invalidNumberResults",
+            "numberResults",
+        ),
+        (
+            json!({"outputQuality": 19}),
+            "invalidOutputQuality",
+            "outputQuality",
+        ),
+        (
+            json!({"outputQuality": 100}),
+            "invalidOutputQuality",
+            "outputQuality",
+        ),
+        (
+            json!({"outputType": "file"}),
+            "invalidOutputType",
+            "outputType",
+        ),
         (json!({"outputType": 3}), "invalidOutputType", "outputType"),
-        (json!({"outputFormat": "gif"}), "invalidOutputFormat", "outputFormat"),
+        (
+            json!({"outputFormat": "gif"}),
+            "invalidOutputFormat",
+            "outputFormat",
+        ),
         (json!({"seed": 0}), "invalidSeed", "seed"),
         (json!({"seed": "42"}), "invalidSeed", "seed"),
         (json!({"clipSkip": 3}), "invalidClipSkip", "clipSkip"),
         (json!({"strength": 1.5}), "invalidStrength", "strength"),
         (json!({"scheduler": 5}), "invalidScheduler", "scheduler"),
         (json!({"vae": "not an air"}), "invalidVae", "vae"),
-        (json!({"includeCost": "yes"}), "invalidIncludeCost", "includeCost"),
-        (json!({"deliveryMethod": "later"}), "invalidDeliveryMethod", "deliveryMethod"),
+        (
+            json!({"includeCost": "yes"}),
+            "invalidIncludeCost",
+            "includeCost",
+        ),
+        (
+            json!({"deliveryMethod": "later"}),
+            "invalidDeliveryMethod",
+            "deliveryMethod",
+        ),
         (json!({"checkNSFW": 1}), "invalidCheckNSFW", "checkNSFW"),
         (json!({"safety": "on"}), "invalidSafety", "safety"),
-        (json!({"safety": {"mode": "paranoid"}}), "invalidMode", "mode"),
+        (
+            json!({"safety": {"mode": "paranoid"}}),
+            "invalidMode",
+            "mode",
+        ),
     ];
     for (over, code, param) in cases {
         let id = tid();
         let a = post_task(&emu, &key, with(image_task(&id), over.clone())).await;
-        assert_eq!(a.status, 400, "{over}: {}", String::from_utf8_lossy(&a.bytes));
+        assert_eq!(
+            a.status,
+            400,
+            "{over}: {}",
+            String::from_utf8_lossy(&a.bytes)
+        );
         let e = only_error(&a);
         assert_eq!(e["code"], code, "{over}: {e}");
         assert_eq!(e["parameter"], param, "{over}: {e}");
         assert_eq!(e["taskUUID"], id.as_str(), "{over}");
         assert_eq!(e["taskType"], "imageInference", "{over}");
-        assert!(e["message"].as_str().unwrap().contains(param), "{over}: {e}");
+        assert!(
+            e["message"].as_str().unwrap().contains(param),
+            "{over}: {e}"
+        );
         assert!(e["type"].is_string(), "{over}: {e}");
-        assert!(e["documentation"].as_str().unwrap().starts_with("https://runware.ai/docs/"), "{e}");
+        assert!(
+            e["documentation"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://runware.ai/docs/"),
+            "{e}"
+        );
         // Rejected tasks are not registered: the same taskUUID works once fixed.
         assert_eq!(emu.executions(&id), 0);
     }
@@ -204,7 +323,10 @@ async fn every_image_inference_validation_error() {
     assert_eq!(a.status, 200, "a fixed task can reuse its taskUUID");
     // Lenient: unknown extra parameters and unknown (well-formed) models are accepted;
     // outputFormat is case-insensitive; a list of output types is accepted.
-    let task = with(image_task(&tid()), json!({"model": "civitai:999999@1", "fancyNewParam": {"x": 1}, "outputFormat": "jPeG", "outputType": ["URL", "dataURI"]}));
+    let task = with(
+        image_task(&tid()),
+        json!({"model": "civitai:999999@1", "fancyNewParam": {"x": 1}, "outputFormat": "jPeG", "outputType": ["URL", "dataURI"]}),
+    );
     let v = post_task(&emu, &key, task).await.json();
     assert!(v["data"][0]["imageURL"].as_str().unwrap().ends_with(".jpg"));
     assert!(v["data"][0]["imageDataURI"].is_string());
@@ -219,14 +341,29 @@ async fn task_uuid_rules_and_independent_tasks() {
     let mut t = image_task("x");
     t.as_object_mut().unwrap().remove("taskUUID");
     let e = only_error(&post_task(&emu, &key, t).await);
-    assert_eq!((e["code"].as_str(), e["parameter"].as_str()), (Some("missingTaskUUID"), Some("taskUUID")));
+    assert_eq!(
+        (e["code"].as_str(), e["parameter"].as_str()),
+        (Some("missingTaskUUID"), Some("taskUUID"))
+    );
     let e = only_error(&post_task(&emu, &key, image_task("not-a-uuid")).await);
     assert_eq!(e["code"], "invalidTaskUUID");
     // Any UUID version (v7 here) is accepted.
-    let a = post_task(&emu, &key, image_task("019c42a0-c3ff-7138-8e2d-3c1f2a4b5c6d")).await;
+    let a = post_task(
+        &emu,
+        &key,
+        image_task("019c42a0-c3ff-7138-8e2d-3c1f2a4b5c6d"),
+    )
+    .await;
     assert_eq!(a.status, 200);
     let id = tid();
-    let e = only_error(&post_task(&emu, &key, json!({"taskType": "videoMagic", "taskUUID": id})).await);
+    let e = only_error(
+        &post_task(
+            &emu,
+            &key,
+            json!({"taskType": "videoMagic", "taskUUID": id}),
+        )
+        .await,
+    );
     assert_eq!(e["code"], "unsupportedTaskType");
     assert_eq!(e["taskUUID"], id.as_str());
     let e = only_error(&post_task(&emu, &key, json!({"taskUUID": id})).await);
@@ -235,7 +372,16 @@ async fn task_uuid_rules_and_independent_tasks() {
     let used = tid();
     assert_eq!(post_task(&emu, &key, image_task(&used)).await.status, 200);
     let fresh = tid();
-    let a = post(&emu, &key, &json!([image_task(&used), image_task(&fresh), with(image_task(&tid()), json!({"width": 1}))])).await;
+    let a = post(
+        &emu,
+        &key,
+        &json!([
+            image_task(&used),
+            image_task(&fresh),
+            with(image_task(&tid()), json!({"width": 1}))
+        ]),
+    )
+    .await;
     assert_eq!(a.status, 200, "mixed success and failure is 200");
     let v = a.json();
     assert_eq!(v["data"].as_array().unwrap().len(), 1);
@@ -247,21 +393,38 @@ async fn task_uuid_rules_and_independent_tasks() {
     assert_eq!(emu.executions(&used), 1);
     // A duplicate inside one request conflicts too.
     let dup = tid();
-    let v = post(&emu, &key, &json!([image_task(&dup), image_task(&dup)])).await.json();
+    let v = post(&emu, &key, &json!([image_task(&dup), image_task(&dup)]))
+        .await
+        .json();
     assert_eq!(v["errors"][0]["code"], "conflictTaskUUID");
     let log = emu.request_log();
     assert_eq!(log.last().unwrap().executed, vec![dup.clone()]);
     // Every task failed: the first error's class decides the status.
     let a = post_task(&emu, &key, image_task(&used)).await;
     assert_eq!(a.status, 400);
-    let a = post_task(&emu, &key, json!({"taskType": "getResponse", "taskUUID": tid()})).await;
+    let a = post_task(
+        &emu,
+        &key,
+        json!({"taskType": "getResponse", "taskUUID": tid()}),
+    )
+    .await;
     assert_eq!(a.status, 404);
     assert_eq!(only_error(&a)["code"], "taskNotFound");
     // Tasks belong to the key: another key does not conflict.
-    let emu2 = Emulator::builder().image_mode(ImageMode::Placeholder).start().await.unwrap();
+    let emu2 = Emulator::builder()
+        .image_mode(ImageMode::Placeholder)
+        .start()
+        .await
+        .unwrap();
     let shared = tid();
-    assert_eq!(post_task(&emu2, "key-a", image_task(&shared)).await.status, 200);
-    assert_eq!(post_task(&emu2, "key-b", image_task(&shared)).await.status, 200);
+    assert_eq!(
+        post_task(&emu2, "key-a", image_task(&shared)).await.status,
+        200
+    );
+    assert_eq!(
+        post_task(&emu2, "key-b", image_task(&shared)).await.status,
+        200
+    );
     emu2.stop().await;
     emu.stop().await;
 }
@@ -269,12 +432,22 @@ async fn task_uuid_rules_and_independent_tasks() {
 #[tokio::test]
 async fn async_delivery_get_response_and_task_details() {
     let key = test_key();
-    let emu = builder(&key).async_processing(Duration::from_secs(3600)).start().await.unwrap();
+    let emu = builder(&key)
+        .async_processing(Duration::from_secs(3600))
+        .start()
+        .await
+        .unwrap();
     let id = tid();
-    let task = with(image_task(&id), json!({"deliveryMethod": "async", "numberResults": 2, "apiKey": "nested-secret"}));
+    let task = with(
+        image_task(&id),
+        json!({"deliveryMethod": "async", "numberResults": 2, "apiKey": "nested-secret"}),
+    );
     let a = post_task(&emu, &key, task).await;
     assert_eq!(a.status, 200);
-    assert_eq!(a.json(), json!({"data": [{"taskType": "imageInference", "taskUUID": id}]}));
+    assert_eq!(
+        a.json(),
+        json!({"data": [{"taskType": "imageInference", "taskUUID": id}]})
+    );
     assert_eq!(emu.executions(&id), 1);
     let poll = json!({"taskType": "getResponse", "taskUUID": id});
     let v = post_task(&emu, &key, poll.clone()).await.json();
@@ -286,12 +459,36 @@ async fn async_delivery_get_response_and_task_details() {
         assert!(item.get("imageUUID").is_none());
     }
     // Resending the async task conflicts (the client should poll instead).
-    assert_eq!(only_error(&post_task(&emu, &key, with(image_task(&id), json!({"deliveryMethod": "async"}))).await)["code"], "conflictTaskUUID");
+    assert_eq!(
+        only_error(
+            &post_task(
+                &emu,
+                &key,
+                with(image_task(&id), json!({"deliveryMethod": "async"}))
+            )
+            .await
+        )["code"],
+        "conflictTaskUUID"
+    );
     // Once the processing time has passed: success items with outputs.
     emu.set_async_processing(Duration::ZERO);
     let id2 = tid();
-    post_task(&emu, &key, with(image_task(&id2), json!({"deliveryMethod": "async", "numberResults": 2}))).await;
-    let v = post_task(&emu, &key, json!({"taskType": "getResponse", "taskUUID": id2})).await.json();
+    post_task(
+        &emu,
+        &key,
+        with(
+            image_task(&id2),
+            json!({"deliveryMethod": "async", "numberResults": 2}),
+        ),
+    )
+    .await;
+    let v = post_task(
+        &emu,
+        &key,
+        json!({"taskType": "getResponse", "taskUUID": id2}),
+    )
+    .await
+    .json();
     let items = v["data"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     for item in items {
@@ -301,16 +498,30 @@ async fn async_delivery_get_response_and_task_details() {
     // getResponse works for sync tasks too.
     let id3 = tid();
     post_task(&emu, &key, image_task(&id3)).await;
-    let v = post_task(&emu, &key, json!({"taskType": "getResponse", "taskUUID": id3})).await.json();
+    let v = post_task(
+        &emu,
+        &key,
+        json!({"taskType": "getResponse", "taskUUID": id3}),
+    )
+    .await
+    .json();
     assert_eq!(v["data"][0]["status"], "success");
     // getTaskDetails: the original request (key redacted) and the response.
-    let v = post_task(&emu, &key, json!({"taskType": "getTaskDetails", "taskUUID": id})).await.json();
+    let v = post_task(
+        &emu,
+        &key,
+        json!({"taskType": "getTaskDetails", "taskUUID": id}),
+    )
+    .await
+    .json();
     let d = &v["data"][0];
     assert_eq!(d["taskType"], "getTaskDetails");
     assert_eq!(d["taskUUID"], id.as_str());
     assert_eq!(d["request"][0]["taskUUID"], id.as_str());
     assert_eq!(d["request"][0]["apiKey"], "[REDACTED]");
-    assert_eq!(d["response"]["data"][0]["status"], "processing");
+    // Lowering the processing time also finished the first task.
+    assert_eq!(d["response"]["data"][0]["status"], "success");
+    assert_eq!(d["response"]["data"].as_array().unwrap().len(), 2);
     // Polling never counts as an execution.
     assert_eq!(emu.executions(&id), 1);
     emu.stop().await;
@@ -323,15 +534,42 @@ async fn dry_run_validates_without_running() {
     let id = tid();
     let auth = format!("Bearer {key}");
     let body = json!([image_task(&id)]).to_string();
-    let a = request(&emu, "POST", "/v1?sdk=js&version=1.3.2&dryRun=1", &[("authorization", &auth)], body.clone()).await.unwrap();
+    let a = request(
+        &emu,
+        "POST",
+        "/v1?sdk=js&version=1.3.2&dryRun=1",
+        &[("authorization", &auth)],
+        body.clone(),
+    )
+    .await
+    .unwrap();
     assert_eq!(a.status, 200);
-    assert_eq!(a.json(), json!({"data": [{"taskType": "imageInference", "taskUUID": id}]}));
+    assert_eq!(
+        a.json(),
+        json!({"data": [{"taskType": "imageInference", "taskUUID": id}]})
+    );
     assert_eq!(emu.executions(&id), 0);
     let bad = json!([with(image_task(&tid()), json!({"steps": 1000}))]).to_string();
-    let a = request(&emu, "POST", "/v1/?dryRun=true", &[("authorization", &auth)], bad).await.unwrap();
+    let a = request(
+        &emu,
+        "POST",
+        "/v1/?dryRun=true",
+        &[("authorization", &auth)],
+        bad,
+    )
+    .await
+    .unwrap();
     assert_eq!(only_error(&a)["code"], "invalidSteps");
     // Trailing slash and unknown query parameters are fine.
-    let a = request(&emu, "POST", "/v1/?sdk=js", &[("authorization", &auth)], body).await.unwrap();
+    let a = request(
+        &emu,
+        "POST",
+        "/v1/?sdk=js",
+        &[("authorization", &auth)],
+        body,
+    )
+    .await
+    .unwrap();
     assert_eq!(a.status, 200);
     assert_eq!(emu.executions(&id), 1);
     emu.stop().await;
@@ -351,7 +589,16 @@ async fn model_search_parses_and_validates() {
     assert!(d["totalResults"].is_u64());
     assert!(d["results"].as_array().unwrap().len() <= 5);
     // Read-only tasks may be resent with the same taskUUID.
-    assert_eq!(post_task(&emu, &key, json!({"taskType": "modelSearch", "taskUUID": id})).await.status, 200);
+    assert_eq!(
+        post_task(
+            &emu,
+            &key,
+            json!({"taskType": "modelSearch", "taskUUID": id})
+        )
+        .await
+        .status,
+        200
+    );
     for (over, code) in [
         (json!({"limit": 0}), "invalidLimit"),
         (json!({"limit": 101}), "invalidLimit"),
@@ -364,7 +611,10 @@ async fn model_search_parses_and_validates() {
         (json!({"tags": 5}), "invalidTags"),
         (json!({"search": 5}), "invalidSearch"),
     ] {
-        let task = with(json!({"taskType": "modelSearch", "taskUUID": tid()}), over.clone());
+        let task = with(
+            json!({"taskType": "modelSearch", "taskUUID": tid()}),
+            over.clone(),
+        );
         let e = only_error(&post_task(&emu, &key, task).await);
         assert_eq!(e["code"], code, "{over}");
         assert_eq!(e["taskType"], "modelSearch");
@@ -383,14 +633,35 @@ async fn image_tools_work_on_images_the_emulator_holds() {
     let v = post_task(&emu, &key, json!({"taskType": "imageUpload", "taskUUID": up, "image": format!("data:image/png;base64,{b64}")})).await.json();
     let uploaded = v["data"][0]["imageUUID"].as_str().unwrap().to_string();
     let url = v["data"][0]["imageURL"].as_str().unwrap().to_string();
-    let path = url.split_once(&emu.addr().to_string()).unwrap().1.to_string();
+    let path = url
+        .split_once(&emu.addr().to_string())
+        .unwrap()
+        .1
+        .to_string();
     let got = request(&emu, "GET", &path, &[], "").await.unwrap();
-    assert_eq!(got.bytes.as_ref(), png.as_slice(), "the uploaded image is served back");
-    let v = post_task(&emu, &key, json!({"taskType": "imageUpload", "taskUUID": tid(), "image": b64})).await.json();
+    assert_eq!(
+        got.bytes.as_ref(),
+        png.as_slice(),
+        "the uploaded image is served back"
+    );
+    let v = post_task(
+        &emu,
+        &key,
+        json!({"taskType": "imageUpload", "taskUUID": tid(), "image": b64}),
+    )
+    .await
+    .json();
     assert!(v["data"][0]["imageUUID"].is_string());
     let e = only_error(&post_task(&emu, &key, json!({"taskType": "imageUpload", "taskUUID": tid(), "image": "https://example.com/cat.png"})).await);
     assert_eq!(e["code"], "invalidImage");
-    let e = only_error(&post_task(&emu, &key, json!({"taskType": "imageUpload", "taskUUID": tid()})).await);
+    let e = only_error(
+        &post_task(
+            &emu,
+            &key,
+            json!({"taskType": "imageUpload", "taskUUID": tid()}),
+        )
+        .await,
+    );
     assert_eq!(e["code"], "missingImage");
     // Old and new names of the tools, on a UUID, the emulator's own URL and a data URI.
     for (tt, input) in [
@@ -405,20 +676,52 @@ async fn image_tools_work_on_images_the_emulator_holds() {
         let d = &a.json()["data"][0];
         assert_eq!(d["taskType"], tt);
         assert_eq!(d["taskUUID"], id.as_str());
-        assert!(d["imageUUID"].is_string() && d["inputImageUUID"].is_string() && d["imageURL"].is_string());
+        assert!(
+            d["imageUUID"].is_string()
+                && d["inputImageUUID"].is_string()
+                && d["imageURL"].is_string()
+        );
         assert!(d["cost"].as_f64().unwrap() > 0.0);
     }
-    let v = post_task(&emu, &key, json!({"taskType": "removeBackground", "taskUUID": tid(), "inputImage": uploaded})).await.json();
-    assert!(v["data"][0]["imageURL"].as_str().unwrap().ends_with(".png"), "removeBackground defaults to PNG");
+    let v = post_task(
+        &emu,
+        &key,
+        json!({"taskType": "removeBackground", "taskUUID": tid(), "inputImage": uploaded}),
+    )
+    .await
+    .json();
+    assert!(
+        v["data"][0]["imageURL"].as_str().unwrap().ends_with(".png"),
+        "removeBackground defaults to PNG"
+    );
     for tt in ["caption", "imageCaption"] {
-        let v = post_task(&emu, &key, json!({"taskType": tt, "taskUUID": tid(), "inputImage": uploaded})).await.json();
+        let v = post_task(
+            &emu,
+            &key,
+            json!({"taskType": tt, "taskUUID": tid(), "inputImage": uploaded}),
+        )
+        .await
+        .json();
         assert!(!v["data"][0]["text"].as_str().unwrap().is_empty());
     }
-    let v = post_task(&emu, &key, json!({"taskType": "caption", "taskUUID": tid(), "inputs": {"image": uploaded}})).await.json();
+    let v = post_task(
+        &emu,
+        &key,
+        json!({"taskType": "caption", "taskUUID": tid(), "inputs": {"image": uploaded}}),
+    )
+    .await
+    .json();
     assert!(v["data"][0]["text"].is_string());
     let e = only_error(&post_task(&emu, &key, json!({"taskType": "upscale", "taskUUID": tid(), "inputImage": uuid::Uuid::new_v4().to_string()})).await);
     assert_eq!(e["code"], "invalidInputImage");
-    let e = only_error(&post_task(&emu, &key, json!({"taskType": "upscale", "taskUUID": tid()})).await);
+    let e = only_error(
+        &post_task(
+            &emu,
+            &key,
+            json!({"taskType": "upscale", "taskUUID": tid()}),
+        )
+        .await,
+    );
     assert_eq!(e["code"], "missingInputImage");
     let e = only_error(&post_task(&emu, &key, json!({"taskType": "upscale", "taskUUID": tid(), "inputImage": uploaded, "upscaleFactor": 8})).await);
     assert_eq!(e["code"], "invalidUpscaleFactor");
@@ -427,15 +730,27 @@ async fn image_tools_work_on_images_the_emulator_holds() {
     let v = post_task(&emu, &key, json!({"taskType": "promptEnhance", "taskUUID": id, "prompt": "a cat", "promptVersions": 3, "promptMaxLength": 64})).await.json();
     let items = v["data"].as_array().unwrap();
     assert_eq!(items.len(), 3);
-    assert!(items.iter().all(|i| i["taskUUID"] == id.as_str() && i["text"].as_str().unwrap().starts_with("a cat")));
+    assert!(
+        items
+            .iter()
+            .all(|i| i["taskUUID"] == id.as_str()
+                && i["text"].as_str().unwrap().starts_with("a cat"))
+    );
     for (over, code) in [
         (json!({"prompt": null}), "missingPrompt"),
         (json!({"prompt": "x".repeat(301)}), "invalidPrompt"),
         (json!({"promptVersions": 6}), "invalidPromptVersions"),
         (json!({"promptMaxLength": 5}), "invalidPromptMaxLength"),
     ] {
-        let task = with(json!({"taskType": "promptEnhance", "taskUUID": tid(), "prompt": "a cat"}), over.clone());
-        assert_eq!(only_error(&post_task(&emu, &key, task).await)["code"], code, "{over}");
+        let task = with(
+            json!({"taskType": "promptEnhance", "taskUUID": tid(), "prompt": "a cat"}),
+            over.clone(),
+        );
+        assert_eq!(
+            only_error(&post_task(&emu, &key, task).await)["code"],
+            code,
+            "{over}"
+        );
     }
     emu.stop().await;
 }
@@ -449,31 +764,65 @@ async fn malformed_requests_get_runware_shaped_errors() {
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
         (b"not json".to_vec(), 400, "invalidRequestBody"),
         (b"".to_vec(), 400, "invalidRequestBody"),
-        (b"{\"taskType\":\"ping\"}".to_vec(), 400, "invalidRequestBody"),
+        (
+            b"{\"taskType\":\"ping\"}".to_vec(),
+            400,
+            "invalidRequestBody",
+        ),
         (b"[1, \"two\"]".to_vec(), 400, "invalidRequestBody"),
-        (b"[{\"taskType\": 5, \"taskUUID\": \"x\"}]".to_vec(), 400, "invalidTaskType"),
+        (
+            b"[{\"taskType\": 5, \"taskUUID\": \"x\"}]".to_vec(),
+            400,
+            "invalidTaskType",
+        ),
         (vec![0xff, 0xfe, 0x00], 400, "invalidRequestBody"),
-        (format!("[{{\"taskType\":\"ping\",\"pad\":\"{}\"}}]", "x".repeat(100 * 1024)).into_bytes(), 413, "maxPayloadSizeExceeded"),
+        (
+            format!(
+                "[{{\"taskType\":\"ping\",\"pad\":\"{}\"}}]",
+                "x".repeat(100 * 1024)
+            )
+            .into_bytes(),
+            413,
+            "maxPayloadSizeExceeded",
+        ),
     ];
     for (body, status, code) in cases {
-        let a = request(&emu, "POST", "/v1", &h, body.clone()).await.expect("answered, not dropped");
-        assert_eq!(a.status, status, "{}", String::from_utf8_lossy(&body[..body.len().min(40)]));
+        let a = request(&emu, "POST", "/v1", &h, body.clone())
+            .await
+            .expect("answered, not dropped");
+        assert_eq!(
+            a.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&body[..body.len().min(40)])
+        );
         let e = &a.json()["errors"][0];
         assert_eq!(e["code"], code);
         assert!(e["message"].as_str().unwrap().len() > 10);
     }
     // An empty array is fine.
-    assert_eq!(request(&emu, "POST", "/v1", &h, "[]").await.unwrap().json(), json!({"data": []}));
+    assert_eq!(
+        request(&emu, "POST", "/v1", &h, "[]").await.unwrap().json(),
+        json!({"data": []})
+    );
     // Unknown routes and a plain GET /v1.
     let a = request(&emu, "GET", "/v2", &[], "").await.unwrap();
     assert_eq!(a.status, 404);
     assert!(a.json()["errors"][0]["code"].is_string());
     let a = request(&emu, "GET", "/v1", &[], "").await.unwrap();
     assert_eq!(a.status, 400);
-    let a = request(&emu, "GET", "/images/nope.png", &[], "").await.unwrap();
+    let a = request(&emu, "GET", "/images/nope.png", &[], "")
+        .await
+        .unwrap();
     assert_eq!(a.status, 404);
     // The server is still healthy.
-    assert_eq!(request(&emu, "GET", "/__emulator/health", &[], "").await.unwrap().status, 200);
+    assert_eq!(
+        request(&emu, "GET", "/__emulator/health", &[], "")
+            .await
+            .unwrap()
+            .status,
+        200
+    );
     assert!(emu.request_log().iter().all(|r| r.status != 500));
     emu.stop().await;
 }
@@ -483,8 +832,13 @@ async fn the_default_body_limit_is_32_mib() {
     let key = test_key();
     let emu = start(&key).await;
     let auth = format!("Bearer {key}");
-    let body = format!("[{{\"taskType\":\"ping\",\"pad\":\"{}\"}}]", "x".repeat(33 * 1024 * 1024));
-    let a = request(&emu, "POST", "/v1", &[("authorization", &auth)], body).await.expect("answered");
+    let body = format!(
+        "[{{\"taskType\":\"ping\",\"pad\":\"{}\"}}]",
+        "x".repeat(33 * 1024 * 1024)
+    );
+    let a = request(&emu, "POST", "/v1", &[("authorization", &auth)], body)
+        .await
+        .expect("answered");
     assert_eq!(a.status, 413);
     assert_eq!(only_error(&a)["max"], 32 * 1024 * 1024);
     emu.stop().await;

@@ -22,7 +22,9 @@ pub fn tid() -> String {
 
 /// A builder with one key and placeholder images.
 pub fn builder(key: &str) -> EmulatorBuilder {
-    Emulator::builder().api_key(key).image_mode(ImageMode::Placeholder)
+    Emulator::builder()
+        .api_key(key)
+        .image_mode(ImageMode::Placeholder)
 }
 
 /// Starts an emulator with one key and placeholder images.
@@ -52,7 +54,9 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Result<Answer, String> {
-    let stream = tokio::net::TcpStream::connect(emu.addr()).await.map_err(|e| e.to_string())?;
+    let stream = tokio::net::TcpStream::connect(emu.addr())
+        .await
+        .map_err(|e| e.to_string())?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| e.to_string())?;
@@ -67,7 +71,9 @@ pub async fn request(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let req = req.body(Full::new(body.into())).map_err(|e| e.to_string())?;
+    let req = req
+        .body(Full::new(body.into()))
+        .map_err(|e| e.to_string())?;
     let resp = tokio::time::timeout(Duration::from_secs(20), sender.send_request(req))
         .await
         .map_err(|_| "timed out waiting for the response head".to_string())?
@@ -79,15 +85,25 @@ pub async fn request(
         .map_err(|_| "timed out reading the body".to_string())?
         .map_err(|e| format!("body error: {e}"))?
         .to_bytes();
-    Ok(Answer { status, headers, bytes })
+    Ok(Answer {
+        status,
+        headers,
+        bytes,
+    })
 }
 
 /// `POST /v1` with a Bearer key.
 pub async fn post(emu: &EmulatorHandle, key: &str, body: &Value) -> Answer {
     let auth = format!("Bearer {key}");
-    request(emu, "POST", "/v1", &[("authorization", &auth)], body.to_string())
-        .await
-        .expect("request succeeds")
+    request(
+        emu,
+        "POST",
+        "/v1",
+        &[("authorization", &auth)],
+        body.to_string(),
+    )
+    .await
+    .expect("request succeeds")
 }
 
 /// `POST /v1` with one task.
@@ -123,16 +139,20 @@ pub fn with(mut task: Value, extra: Value) -> Value {
 
 /// A small valid PNG.
 pub fn png_bytes(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 128]));
+    let img =
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 128]));
     let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).expect("png encodes");
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("png encodes");
     out.into_inner()
 }
 
 /// The single error of an answer.
 pub fn only_error(a: &Answer) -> Value {
     let v = a.json();
-    let errors = v["errors"].as_array().unwrap_or_else(|| panic!("no errors in {v}"));
+    let errors = v["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {v}"));
     assert_eq!(errors.len(), 1, "{v}");
     errors[0].clone()
 }
