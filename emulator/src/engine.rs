@@ -18,6 +18,10 @@ use crate::render::{self, Format, Transform};
 use crate::validate::{self, ApiError, Range, TaskCtx};
 use crate::{Fault, FaultRule, ImageMode, LoggedRequest, catalog};
 
+/// The request log keeps at most this many entries (the oldest tenth is dropped when full), so
+/// that soak tests do not grow memory without bound.
+const MAX_LOG: usize = 100_000;
+
 /// Settings fixed at start-up.
 pub(crate) struct Config {
     pub keys: Vec<String>,
@@ -182,7 +186,11 @@ impl Shared {
     }
     pub fn log(&self, entry: LoggedRequest) {
         tracing::debug!(method = %entry.method, path = %entry.path, status = entry.status, fault = ?entry.fault, "request");
-        self.inner().log.push(entry);
+        let mut inner = self.inner();
+        if inner.log.len() >= MAX_LOG {
+            inner.log.drain(..MAX_LOG / 10);
+        }
+        inner.log.push(entry);
     }
     pub fn request_log(&self) -> Vec<LoggedRequest> {
         self.inner().log.clone()

@@ -525,10 +525,17 @@ fn partial_response(status: StatusCode, text: Bytes, kill: Option<Arc<Notify>>) 
 /// `GET /v1`: the WebSocket endpoint.
 async fn websocket(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let (mut parts, _body) = req.into_parts();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "/v1".into());
+    // The JS SDK appends `?sdk=js&version=…` and `&dryRun=1` to the URL.
+    let dry_run = query_flag(parts.uri.query(), "dryRun");
     match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(ws) => ws
             .max_message_size(shared.config.body_limit)
-            .on_upgrade(move |socket| crate::ws::run(socket, shared)),
+            .on_upgrade(move |socket| crate::ws::run(socket, shared, path, dry_run)),
         Err(_) => error_response(
             StatusCode::BAD_REQUEST,
             validate::error(

@@ -23,7 +23,7 @@ use crate::{AuthKind, LoggedRequest};
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Serves one WebSocket until the client closes it, it idles out, or the emulator stops.
-pub(crate) async fn run(socket: WebSocket, shared: Arc<Shared>) {
+pub(crate) async fn run(socket: WebSocket, shared: Arc<Shared>, path: String, dry_run: bool) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let writer = tokio::spawn(async move {
@@ -48,7 +48,7 @@ pub(crate) async fn run(socket: WebSocket, shared: Arc<Shared>) {
             Ok(Some(Ok(Message::Close(_)))) => break,
             Ok(Some(Ok(_))) => continue,
         };
-        handle_frame(&shared, &tx, &mut owner, &text);
+        handle_frame(&shared, &tx, &mut owner, &text, &path, dry_run);
     }
     drop(tx);
     if *shared.shutdown.borrow() {
@@ -67,11 +67,13 @@ fn handle_frame(
     tx: &mpsc::UnboundedSender<String>,
     owner: &mut Option<String>,
     text: &str,
+    path: &str,
+    dry_run: bool,
 ) {
     let parsed = serde_json::from_str::<Value>(text);
     let mut log = LoggedRequest {
         method: "WS".into(),
-        path: "/v1".into(),
+        path: path.to_string(),
         auth: AuthKind::None,
         key_valid: owner.is_some(),
         body: match &parsed {
@@ -113,6 +115,7 @@ fn handle_frame(
         .iter()
         .filter_map(|t| t.get("taskUUID")?.as_str().map(str::to_string))
         .collect();
+    let mut work = Vec::new();
     for task in tasks {
         match task.get("taskType").and_then(Value::as_str) {
             Some("authentication") => {
@@ -141,8 +144,9 @@ fn handle_frame(
                 }
             }
             Some("ping") => send(tx, json!({"data": [{"taskType": "ping", "pong": true}]})),
-            _ => {
-                let Some(key) = owner.clone() else {
+            _ => match owner.clone() {
+                Some(key) => work.push((key, task)),
+                None => {
                     let mut e = validate::missing_api_key();
                     e["message"] = json!(
                         "Authenticate first: send [{\"taskType\":\"authentication\",\"apiKey\":\"<key>\"}] before any task."
@@ -152,21 +156,50 @@ fn handle_frame(
                     }
                     log.status = 401;
                     send(tx, json!({"errors": [e]}));
-                    continue;
-                };
-                // Sync work can take a while (rendering): run it off the reader loop.
-                let shared = shared.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    let run = shared.run_task(&key, &task, &TaskOpts::default()).await;
-                    match run.output {
-                        Output::Data(items) => send(&tx, json!({"data": items})),
-                        Output::Error(e) => send(&tx, json!({"errors": [e]})),
-                        Output::Nothing => {}
-                    }
-                });
-            }
+                }
+            },
         }
     }
-    shared.log(log);
+    if work.is_empty() {
+        shared.log(log);
+        return;
+    }
+    // Sync work can take a while (rendering): run it off the reader loop, one frame per task,
+    // and log the frame once its tasks ran (with the executed taskUUIDs).
+    let shared = shared.clone();
+    let tx = tx.clone();
+    let opts = TaskOpts {
+        dry_run,
+        ..TaskOpts::default()
+    };
+    tokio::spawn(async move {
+        let last = work.len() - 1;
+        for (i, (key, task)) in work.into_iter().enumerate() {
+            let run = shared.run_task(&key, &task, &opts).await;
+            log.executed.extend(run.executed);
+            if i == last {
+                // Logged before the last answer goes out, so a client that got it sees the log.
+                shared.log(std::mem::replace(&mut log, empty_log()));
+            }
+            match run.output {
+                Output::Data(items) => send(&tx, json!({"data": items})),
+                Output::Error(e) => send(&tx, json!({"errors": [e]})),
+                Output::Nothing => {}
+            }
+        }
+    });
+}
+
+fn empty_log() -> LoggedRequest {
+    LoggedRequest {
+        method: String::new(),
+        path: String::new(),
+        auth: AuthKind::None,
+        key_valid: false,
+        body: String::new(),
+        task_uuids: Vec::new(),
+        executed: Vec::new(),
+        status: 0,
+        fault: None,
+    }
 }

@@ -108,6 +108,13 @@ async fn tasks_run_on_the_same_engine_one_frame_each() {
         && i["imageURL"].is_string()
         && i.get("status").is_none()));
     assert_eq!(emu.executions(&id), 1);
+    let log = emu.request_log();
+    let entry = log.last().unwrap();
+    assert_eq!(
+        (entry.method.as_str(), entry.auth, entry.key_valid),
+        ("WS", runware_emulator::AuthKind::None, true)
+    );
+    assert_eq!(entry.executed, vec![id.clone()]);
     // Two tasks in one message: one frame per task, errors of one task per frame.
     let good = tid();
     let bad = tid();
@@ -138,6 +145,26 @@ async fn tasks_run_on_the_same_engine_one_frame_each() {
     );
     send(&mut ws, json!([{"taskType": "ping"}])).await;
     assert_eq!(recv(&mut ws).await["data"][0]["pong"], true);
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn dry_run_in_the_url_validates_only() {
+    let key = test_key();
+    let emu = start(&key).await;
+    let mut ws = connect(&emu, "?sdk=js&version=1.3.2&dryRun=1").await;
+    auth(&mut ws, &key).await;
+    let id = tid();
+    send(&mut ws, json!([image_task(&id)])).await;
+    assert_eq!(
+        recv(&mut ws).await,
+        json!({"data": [{"taskType": "imageInference", "taskUUID": id}]})
+    );
+    assert_eq!(emu.executions(&id), 0);
+    assert_eq!(
+        emu.request_log().last().unwrap().path,
+        "/v1?sdk=js&version=1.3.2&dryRun=1"
+    );
     emu.stop().await;
 }
 
