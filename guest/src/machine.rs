@@ -246,6 +246,7 @@ pub struct Call {
     extra_errors: Vec<Value>,
     unknown: Option<ClientError>,
     last_error: Option<ClientError>,
+    retry_after_now: Option<u64>,
     trace: Vec<String>,
     done: bool,
 }
@@ -270,6 +271,7 @@ impl Call {
             extra_errors: Vec::new(),
             unknown: None,
             last_error: None,
+            retry_after_now: None,
             trace: Vec::new(),
             done: false,
         }
@@ -685,6 +687,7 @@ impl Call {
                 .map(|(_, v)| v.as_str())
         };
         let retry_after = header("retry-after").and_then(|v| parse_retry_after(v, header("date")));
+        self.retry_after_now = retry_after;
         let none = BTreeSet::new();
         if u64::try_from(body.len()).unwrap_or(u64::MAX) > self.opts.max_response_bytes {
             let err = ClientError::new(
@@ -703,7 +706,7 @@ impl Call {
         if (200..300).contains(&status) {
             match parsed {
                 Ok(p) => {
-                    let mut handled = self.correlate(round, p, Some(status), now, rng, retry_after);
+                    let mut handled = self.correlate(round, p, Some(status), now, rng);
                     self.settle(round, &mut handled, true, now);
                 }
                 Err(why) => {
@@ -735,7 +738,7 @@ impl Call {
                     err = e;
                 }
                 p.errors.clear();
-                handled = self.correlate(round, p, Some(status), now, rng, retry_after);
+                handled = self.correlate(round, p, Some(status), now, rng);
                 self.settle(round, &mut handled, false, now);
             }
             self.round_failure(round, &err, retry_after, &handled, now, rng);
@@ -744,7 +747,7 @@ impl Call {
         // A non-retryable status: route its error items; tasks without an item get the status error.
         let err = status_error(status);
         let mut handled = match parsed {
-            Ok(p) => self.correlate(round, p, Some(status), now, rng, retry_after),
+            Ok(p) => self.correlate(round, p, Some(status), now, rng),
             Err(_) => BTreeSet::new(),
         };
         self.settle(round, &mut handled, false, now);
@@ -777,7 +780,6 @@ impl Call {
         status: Option<u16>,
         now: u64,
         rng: &mut dyn Entropy,
-        retry_after: Option<u64>,
     ) -> BTreeSet<usize> {
         let mut handled: BTreeSet<usize> = BTreeSet::new();
         for &i in &round.slots {
@@ -797,7 +799,7 @@ impl Call {
             };
             if is_error_item(&item) {
                 let err = error_from_item(&item, status);
-                self.task_error(i, err, item, now, rng, retry_after);
+                self.task_error(i, err, item, true, now, rng);
                 handled.insert(i);
                 continue;
             }
@@ -824,7 +826,7 @@ impl Call {
             if let Some(uuid) = item_task_uuid(&item).map(str::to_string) {
                 if let Some(i) = self.find_slot(&uuid) {
                     let err = error_from_item(&item, status);
-                    self.task_error(i, err, item, now, rng, retry_after);
+                    self.task_error(i, err, item, true, now, rng);
                     handled.insert(i);
                 } else {
                     self.note_unknown(&uuid, &item);
@@ -851,8 +853,9 @@ impl Call {
                 continue;
             }
             for i in targets {
-                let err = error_from_item(&item, status);
-                self.task_error(i, err, item.clone(), now, rng, retry_after);
+                let mut err = error_from_item(&item, status);
+                err.detail.task_type = None;
+                self.task_error(i, err, item.clone(), false, now, rng);
                 handled.insert(i);
             }
         }
@@ -874,15 +877,17 @@ impl Call {
 
     /// A task-level error for slot `i`: `conflictTaskUUID` on a resent task → poll it; a
     /// transient error on a task without results → resend it with a new taskUUID; else it fails.
+    /// `named`: the item named the task (else it is a request-wide error without taskUUID).
     fn task_error(
         &mut self,
         i: usize,
         err: ClientError,
         item: Map<String, Value>,
+        named: bool,
         now: u64,
         rng: &mut dyn Entropy,
-        retry_after: Option<u64>,
     ) {
+        let retry_after = self.retry_after_now;
         let max = self.opts.max_retries;
         let poll_interval = self.opts.poll_interval_ms;
         let poll_deadline_ms = self.opts.poll_deadline_ms;
@@ -892,7 +897,8 @@ impl Call {
         if !matches!(slot.phase, Phase::Submit | Phase::Poll) {
             return;
         }
-        slot.answered = true;
+        // Only an item naming the task counts as Runware's answer about it.
+        slot.answered = slot.answered || named;
         if err.detail.code == "conflictTaskUUID" {
             if slot.sends_of_uuid >= 2 || slot.phase == Phase::Poll {
                 // A resent task the server already has: fetch its result.
