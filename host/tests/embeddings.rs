@@ -1,0 +1,238 @@
+//! The same component embedded from other runtimes: each test starts an emulator in-process,
+//! writes the component to a temporary file and runs one runtime's example
+//! (`examples/node`: jco on Node; `examples/python`: wasmtime-py; the wasmtime CLI when it is
+//! installed) through the shared scenario `examples/scenario.json`, then checks on the emulator's
+//! side that every request carried the key from the host's environment.
+//!
+//! The children get `RUNWARE_COMPONENT`, `RUNWARE_BASE_URL` and `RUNWARE_API_KEY`; their output
+//! is printed when they fail. Node, npm and Python 3 are required (CI has them): a missing one
+//! fails its test with a message saying so. The wasmtime CLI is optional: absent, its test
+//! prints that it skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use runware_emulator::{AuthKind, Emulator, EmulatorHandle};
+use tokio::process::Command;
+
+/// How long one child (an install or a test run) may take before the test fails.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The workspace root.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+/// The component under test: `RUNWARE_COMPONENT` if set, else the one the host's build script
+/// builds and embeds.
+// INTEGRATOR: switch to the bytes runware-host embeds once it exposes them.
+fn component_bytes() -> Vec<u8> {
+    let path = std::env::var_os("RUNWARE_COMPONENT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            workspace().join("target/component/wasm32-wasip2/component/runware_guest.wasm")
+        });
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read the component at {}: {e} (build it with `cargo build -p runware-guest \
+             --target wasm32-wasip2 --profile component` or set RUNWARE_COMPONENT)",
+            path.display()
+        )
+    })
+}
+
+/// An obviously fake key, fresh per test.
+fn test_key() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("test-embed-{}-{nanos}", std::process::id())
+}
+
+/// A running emulator, the component written to a file, and the environment for a child.
+struct Fixture {
+    emulator: EmulatorHandle,
+    key: String,
+    _dir: tempfile::TempDir,
+    component: PathBuf,
+}
+
+impl Fixture {
+    async fn start() -> Self {
+        let key = test_key();
+        let emulator = Emulator::builder()
+            .api_key(key.clone())
+            // Async tasks stay `processing` for a while, so the async step really polls.
+            .async_processing(Duration::from_millis(300))
+            .start()
+            .await
+            .expect("the emulator starts");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let component = dir.path().join("runware_guest.wasm");
+        std::fs::write(&component, component_bytes()).expect("the component is written");
+        Self {
+            emulator,
+            key,
+            _dir: dir,
+            component,
+        }
+    }
+
+    /// `RUNWARE_COMPONENT`, `RUNWARE_BASE_URL` and `RUNWARE_API_KEY` for a child.
+    fn env(&self, command: &mut Command) {
+        command
+            .env("RUNWARE_COMPONENT", &self.component)
+            .env("RUNWARE_BASE_URL", self.emulator.base_url())
+            .env("RUNWARE_API_KEY", &self.key);
+    }
+
+    /// The emulator saw requests, each task request authenticated by `Authorization: Bearer`
+    /// with the key, and executed no task twice. Then it stops.
+    async fn check_and_stop(self, runtime: &str) {
+        let log = self.emulator.request_log();
+        assert!(!log.is_empty(), "{runtime}: the emulator saw no request");
+        for request in log.iter().filter(|r| r.method == "POST") {
+            assert_eq!(
+                (request.auth, request.key_valid),
+                (AuthKind::Bearer, true),
+                "{runtime}: a request without the host's key: {} {} -> {}",
+                request.method,
+                request.path,
+                request.status
+            );
+            for uuid in &request.executed {
+                assert_eq!(
+                    self.emulator.executions(uuid),
+                    1,
+                    "{runtime}: task {uuid} ran more than once"
+                );
+            }
+        }
+        self.emulator.stop().await;
+    }
+}
+
+/// Fails the test with a clear message when `tool` cannot be run.
+async fn require(tool: &str, needed_for: &str) {
+    let found = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "`{tool}` is not installed or not on PATH; the {needed_for} embedding test needs it"
+    );
+}
+
+/// Runs a child to completion (bounded by [`CHILD_TIMEOUT`]) and fails the test, printing its
+/// output, unless it succeeded.
+async fn run(command: &mut Command, what: &str) -> Output {
+    command.kill_on_drop(true).stdin(Stdio::null());
+    let output = tokio::time::timeout(CHILD_TIMEOUT, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: still running after {CHILD_TIMEOUT:?}"))
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    println!("{what}:\n{stdout}{stderr}");
+    output
+}
+
+/// Whether `installed` is missing or older than `source` (compared by modification time).
+fn stale(installed: &Path, source: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (modified(installed), modified(source)) {
+        (Some(installed), Some(source)) => installed < source,
+        _ => true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_jco_runs_the_scenario() {
+    require("node", "Node (jco)").await;
+    require("npm", "Node (jco)").await;
+    let dir = workspace().join("examples/node");
+    // `npm ci` once: npm records what it installed in node_modules/.package-lock.json.
+    if stale(
+        &dir.join("node_modules/.package-lock.json"),
+        &dir.join("package-lock.json"),
+    ) {
+        run(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir),
+            "npm ci (examples/node)",
+        )
+        .await;
+    }
+    let fixture = Fixture::start().await;
+    let mut test = Command::new("npm");
+    test.arg("test").current_dir(&dir);
+    fixture.env(&mut test);
+    let output = run(&mut test, "npm test (examples/node)").await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("# pass 4") && stdout.contains("# fail 0"),
+        "node ran other than the scenario's 4 steps:\n{stdout}"
+    );
+    fixture.check_and_stop("node").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_wasmtime_py_runs_the_scenario() {
+    require("python3", "Python (wasmtime-py)").await;
+    let root = workspace();
+    let example = root.join("examples/python");
+    let venv = root.join("target/py-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        run(
+            Command::new("python3").arg("-m").arg("venv").arg(&venv),
+            "python3 -m venv target/py-venv (Debian needs the python3-venv package)",
+        )
+        .await;
+    }
+    // Install the pinned requirements once; the marker holds what was installed.
+    let requirements = std::fs::read_to_string(example.join("requirements.txt"))
+        .expect("examples/python/requirements.txt");
+    let marker = venv.join(".runware-requirements.txt");
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(requirements.as_str()) {
+        run(
+            Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", "-r", "requirements.txt"])
+                .current_dir(&example),
+            "pip install -r examples/python/requirements.txt",
+        )
+        .await;
+        std::fs::write(&marker, &requirements).expect("the requirements marker is written");
+    }
+    let fixture = Fixture::start().await;
+    let mut test = Command::new(&python);
+    test.args(["-m", "unittest", "-v", "test_scenario"])
+        .current_dir(&example);
+    fixture.env(&mut test);
+    let output = run(
+        &mut test,
+        "python -m unittest test_scenario (examples/python)",
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Ran 4 tests") && stderr.contains("\nOK"),
+        "python ran other than the scenario's 4 steps:\n{stderr}"
+    );
+    fixture.check_and_stop("python").await;
+}
