@@ -98,6 +98,7 @@ fn other(message: &str) -> Event {
 }
 
 /// One HTTP exchange. The key goes only into the `Authorization` header.
+#[inline(never)]
 fn exchange(
     method: Method,
     url: &str,
@@ -228,6 +229,7 @@ fn exchange(
 }
 
 /// Runs a machine to its end, executing its actions.
+#[inline(never)]
 fn drive<M: Machine>(machine: &mut M, api_key: Option<&str>) -> Result<M::Output, ClientError> {
     let mut rng = WasiEntropy;
     let mut action = machine.start(now_ms());
@@ -284,10 +286,12 @@ fn detail_to_wit(d: ErrorDetail) -> wit::ErrorDetail {
     }
 }
 
+#[inline(never)]
 fn err_to_wit(e: ClientError) -> wit::Error {
     kind_to_wit(e.kind, detail_to_wit(*e.detail))
 }
 
+#[inline(never)]
 fn run_to_wit(outcome: RunOutcome) -> wit::RunResult {
     let tasks = outcome
         .tasks

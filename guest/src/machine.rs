@@ -723,21 +723,25 @@ impl Call {
             return;
         }
         if status_retryable(status) {
-            // Keep any results it carries (never bill twice); the rest is retried as is.
+            // Keep any results it carries (never bill twice) and route error items that name a
+            // task (a task's own failure, e.g. getResponse answering 504 with `timeoutProvider`);
+            // the rest of the round is retried as is, with the same taskUUIDs.
             let mut err = status_error(status);
             let mut handled = BTreeSet::new();
             if let Ok(mut p) = parsed {
-                if let Some(first) = p.errors.first() {
+                let (named, unnamed): (Vec<_>, Vec<_>) = p
+                    .errors
+                    .into_iter()
+                    .partition(|e| item_task_uuid(e).is_some());
+                if let Some(first) = unnamed.first() {
                     let mut e = error_from_item(first, Some(status));
                     e.detail.retryable = true;
                     if e.kind == ErrorKind::Other || e.kind == ErrorKind::InvalidRequest {
                         e.kind = err.kind;
                     }
-                    e.detail.task_uuid = None;
-                    e.detail.task_type = None;
                     err = e;
                 }
-                p.errors.clear();
+                p.errors = named;
                 handled = self.correlate(round, p, Some(status), now, rng);
                 self.settle(round, &mut handled, false, now);
             }

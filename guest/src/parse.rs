@@ -42,18 +42,30 @@ pub fn parse_response(body: &[u8]) -> Result<Parsed, String> {
 }
 
 fn objects(value: Value, what: &str) -> Result<Vec<Map<String, Value>>, String> {
-    match value {
-        Value::Null => Ok(Vec::new()),
-        Value::Object(obj) => Ok(vec![obj]),
+    let items = match value {
+        Value::Null => Vec::new(),
+        Value::Object(obj) => vec![obj],
         Value::Array(items) => items
             .into_iter()
             .map(|i| match i {
                 Value::Object(obj) => Ok(obj),
                 _ => Err(format!("an item of `{what}` is not an object")),
             })
-            .collect(),
-        _ => Err(format!("`{what}` is neither an array nor an object")),
+            .collect::<Result<Vec<_>, String>>()?,
+        _ => return Err(format!("`{what}` is neither an array nor an object")),
+    };
+    // Correlation depends on these two fields: a wrong type there is an unreadable answer.
+    for item in &items {
+        for key in ["taskUUID", "taskType"] {
+            if item
+                .get(key)
+                .is_some_and(|v| !v.is_string() && !v.is_null())
+            {
+                return Err(format!("`{key}` of an item of `{what}` is not a string"));
+            }
+        }
     }
+    Ok(items)
 }
 
 fn parse_envelope(mut obj: Map<String, Value>, parsed: &mut Parsed) -> Result<(), String> {

@@ -834,3 +834,32 @@ fn downloads_retry_and_cap() {
         "invalidUrl"
     );
 }
+
+#[test]
+fn a_task_error_in_a_retryable_status_is_the_task_s_failure() {
+    // The emulator answers getResponse for a failed task with HTTP 504 and the task's error.
+    let call = Call::run(&opts(), vec![async_task("a", 1)], 1000);
+    let mut uuids = Vec::new();
+    let run = drive(call, |tasks, n| {
+        uuids.push(uuid_of(&tasks[0]));
+        match n {
+            0 => ok(json!({"data":[{"taskType":"imageInference","taskUUID":"a"}]})),
+            1 => status(
+                504,
+                r#"{"errors":[{"code":"timeoutProvider","status":"error","taskUUID":"a","message":"slow"}]}"#,
+            ),
+            2 => {
+                assert_eq!(tasks[0]["taskType"], "imageInference", "resubmitted");
+                ok(json!({"data":[{"taskType":"imageInference","taskUUID":uuid_of(&tasks[0])}]}))
+            }
+            _ => ok(json!({"data":[done(&uuid_of(&tasks[0]),0)]})),
+        }
+    });
+    let (o, reqs, _) = outcome(run);
+    assert_eq!(reqs.len(), 4);
+    assert_ne!(
+        uuids[2], "a",
+        "a new taskUUID after the task's transient failure"
+    );
+    assert_eq!(o.tasks[0].status, TaskStatus::Success);
+}

@@ -42,7 +42,9 @@ fn every_lenient_shape() {
 
 #[test]
 fn garbage_is_an_error_not_a_panic() {
-    let cases: [&[u8]; 12] = [
+    let cases: [&[u8]; 14] = [
+        br#"{"data":[{"taskUUID":5}]}"#,
+        br#"{"errors":[{"taskType":true}]}"#,
         b"",
         b"<html>502</html>",
         br#"{"data":[{"taskUUID":"a"}"#,
