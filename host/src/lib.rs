@@ -1,1 +1,43 @@
-//! placeholder
+//! Embeds the Runware client component (`runware:client@0.1.0`) with wasmtime.
+//!
+//! A [`Runtime`] loads the component once (compiled code cached on disk, `InstancePre` built
+//! once); a [`Client`] runs each call in a fresh sandboxed instance whose only way out is
+//! `wasi:http`, through the host's [network policy](crate::policy): an egress allow-list,
+//! host-side API key injection (the component never holds the key), clamped timeouts and a
+//! response size cap.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), runware_host::Error> {
+//! use runware_host::{ApiKey, Client, ClientConfig, ModelSearchRequest, Runtime};
+//! let runtime = Runtime::embedded()?;
+//! let client = Client::new(&runtime, ClientConfig::with_api_key(ApiKey::new("…")))?;
+//! let found = client
+//!     .model_search(&ModelSearchRequest { search: Some("flux".into()), ..Default::default() })
+//!     .await?;
+//! for model in &found.results {
+//!     println!("{} {}", model.air, model.name);
+//! }
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+#[doc(hidden)]
+pub mod bindings;
+mod client;
+mod error;
+mod key;
+pub mod policy;
+mod runtime;
+mod types;
+
+pub use client::{Client, ClientConfig, DEFAULT_BASE_URL, RUNWARE_IMAGE_HOST};
+pub use error::{Error, ErrorDetail, ErrorKind};
+pub use key::{API_KEY_ENV, ApiKey};
+pub use runtime::{
+    CACHE_DIR_ENV, EMBEDDED_COMPONENT, EMBEDDED_COMPONENT_SHA256, Runtime, RuntimeConfig,
+    default_cache_dir,
+};
+pub use types::{
+    Delivery, Image, ImageRequest, ImageResult, Lora, Model, ModelSearchRequest, ModelSearchResult,
+    OutputFormat, OutputType, RunResult, TaskResult, TaskStatus,
+};

@@ -1,0 +1,456 @@
+//! [`Client`]: async calls into the component, one fresh sandboxed instance per call.
+//!
+//! Each call makes a new `Store` (its own WASI context with no files, environment or sockets,
+//! its own wasi:http context with the network policy of [`crate::policy`], a memory cap and an
+//! execution deadline), instantiates the component from the runtime's `InstancePre`, opens a
+//! `client` resource with the options and runs the method. The store is dropped afterwards, so
+//! calls share no state, and many can run at once.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), runware_host::Error> {
+//! use runware_host::{ApiKey, Client, ClientConfig, ImageRequest, Runtime};
+//! let runtime = Runtime::embedded()?;
+//! let client = Client::new(&runtime, ClientConfig {
+//!     api_key: ApiKey::from_env(),
+//!     ..ClientConfig::default()
+//! })?;
+//! let result = client.text_to_image(&ImageRequest::new("a small airship over a forest")).await?;
+//! println!("{:?}", result.images.first().and_then(|i| i.image_url.as_deref()));
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{ResourceAny, ResourceTable};
+use wasmtime::{Store, StoreLimitsBuilder};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi_http::WasiHttpCtx;
+
+use crate::bindings::RunwareClient;
+use crate::bindings::runware::client::types as wit;
+use crate::error::Error;
+use crate::key::ApiKey;
+use crate::policy::{AllowEntry, EgressPolicy, HostHooks, Origin, Timeouts};
+use crate::runtime::{EPOCH_TICK, HostState, Runtime};
+use crate::types::{ImageRequest, ImageResult, ModelSearchRequest, ModelSearchResult, RunResult};
+
+/// The Runware REST endpoint used when no base URL is given.
+pub const DEFAULT_BASE_URL: &str = "https://api.runware.ai/v1";
+/// The image host the real API serves `imageURL`s from; allowed automatically with the
+/// default base URL.
+pub const RUNWARE_IMAGE_HOST: &str = "https://im.runware.ai";
+
+/// The component's defaults (see `wit/types.wit`), used for the host-side bounds too.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
+const DEFAULT_CONNECT: Duration = Duration::from_secs(10);
+const DEFAULT_FIRST_BYTE: Duration = Duration::from_secs(120);
+const DEFAULT_BETWEEN_BYTES: Duration = Duration::from_secs(30);
+const DEFAULT_MAX_RESPONSE: u32 = 64 << 20;
+/// Time the host gives the component past its own deadline to report a typed `timeout`
+/// before the host stops it.
+const DEADLINE_GRACE: Duration = Duration::from_secs(5);
+/// Captured guest stderr kept per call (panic messages and the like).
+const STDERR_CAPTURE: usize = 1 << 20;
+
+/// How a [`Client`] talks to Runware. Every `None` picks the component's documented default.
+#[derive(Debug, Clone, Default)]
+pub struct ClientConfig {
+    /// The API key. `None`: no key is sent (fine for a server that needs none).
+    pub api_key: Option<ApiKey>,
+    /// The REST endpoint. Default `https://api.runware.ai/v1`.
+    pub base_url: Option<String>,
+    /// Retries after the first attempt, for retryable failures only. Default 3.
+    pub max_retries: Option<u32>,
+    /// Total time a call may take, retries, backoff and polling included. Default 5 min.
+    pub deadline: Option<Duration>,
+    /// Time allowed to open a connection. Default 10 s.
+    pub connect_timeout: Option<Duration>,
+    /// Time allowed for the first byte of an answer. Default 120 s.
+    pub first_byte_timeout: Option<Duration>,
+    /// Time allowed between two chunks of a body. Default 30 s.
+    pub between_bytes_timeout: Option<Duration>,
+    /// First delay between two `getResponse` polls. Default 1 s, growing to about 10 s.
+    pub poll_interval: Option<Duration>,
+    /// Time allowed for polling an async task, bounded by `deadline`. Default 10 min.
+    pub poll_deadline: Option<Duration>,
+    /// Largest response body accepted, in bytes (enforced by the component and the host).
+    /// Default 64 MiB.
+    pub max_response_bytes: Option<u32>,
+    /// Write the component's per-attempt trace lines to this process's stderr.
+    pub trace: bool,
+    /// Destinations the component may reach besides the base URL's origin: `host`,
+    /// `host:port` or `scheme://host[:port]`. With the default base URL, `im.runware.ai` is
+    /// added automatically.
+    pub allowed_hosts: Vec<String>,
+    /// Give the key to the component (it then sets `Authorization` itself). Default `false`:
+    /// the host injects the header and the component never holds the key.
+    pub key_in_guest: bool,
+}
+
+impl ClientConfig {
+    /// The default configuration with this key.
+    pub fn with_api_key(api_key: ApiKey) -> Self {
+        ClientConfig {
+            api_key: Some(api_key),
+            ..ClientConfig::default()
+        }
+    }
+
+    /// Sets the base URL.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Sets the total deadline of a call.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Sets the retry budget.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = Some(n);
+        self
+    }
+
+    /// Allows one more destination (`host`, `host:port` or `scheme://host[:port]`).
+    pub fn allow_host(mut self, authority: impl Into<String>) -> Self {
+        self.allowed_hosts.push(authority.into());
+        self
+    }
+}
+
+/// A Runware client backed by the component. Cheap to clone, `Send + Sync`; every call runs in
+/// its own fresh instance.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    runtime: Runtime,
+    /// The options handed to the component's `open` (hold the key only with `key_in_guest`).
+    options: wit::ClientOptions,
+    policy: Arc<EgressPolicy>,
+    trace: bool,
+    /// Host-side bound of a whole call.
+    watchdog: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.options.base_url)
+            .field("api", &self.inner.policy.api)
+            .field("trace", &self.inner.trace)
+            .finish_non_exhaustive()
+    }
+}
+
+fn millis(d: Option<Duration>) -> Option<u32> {
+    d.map(|d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX))
+}
+
+/// One instantiated component with an opened `client` resource.
+struct Call {
+    store: Store<HostState>,
+    bindings: RunwareClient,
+    client: ResourceAny,
+}
+
+type CallResult<R> = wasmtime::Result<Result<R, wit::Error>>;
+
+impl Client {
+    /// Checks the configuration (the base URL and every allowed host must parse) and makes a
+    /// client. Nothing is sent.
+    pub fn new(runtime: &Runtime, config: ClientConfig) -> Result<Client, Error> {
+        let base_url = config
+            .base_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let api = Origin::from_url(&base_url).map_err(|e| Error::host(format!("base_url: {e}")))?;
+        let mut allowed = vec![AllowEntry::from(&api)];
+        if api.host == "api.runware.ai" {
+            allowed.push(AllowEntry::parse(RUNWARE_IMAGE_HOST).map_err(Error::host)?);
+        }
+        for entry in &config.allowed_hosts {
+            allowed.push(
+                AllowEntry::parse(entry).map_err(|e| Error::host(format!("allowed_hosts: {e}")))?,
+            );
+        }
+        let timeouts = Timeouts {
+            connect: config.connect_timeout.unwrap_or(DEFAULT_CONNECT),
+            first_byte: config.first_byte_timeout.unwrap_or(DEFAULT_FIRST_BYTE),
+            between_bytes: config
+                .between_bytes_timeout
+                .unwrap_or(DEFAULT_BETWEEN_BYTES),
+        };
+        let deadline = config.deadline.unwrap_or(DEFAULT_DEADLINE);
+        let max_response_bytes = config.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE);
+        let policy = EgressPolicy {
+            api,
+            allowed,
+            inject_key: if config.key_in_guest {
+                None
+            } else {
+                config.api_key.clone()
+            },
+            guest_may_authorize: config.key_in_guest,
+            timeouts,
+            max_response_bytes: u64::from(max_response_bytes),
+        };
+        let options = wit::ClientOptions {
+            api_key: if config.key_in_guest {
+                config.api_key.as_ref().map(|k| k.expose().to_string())
+            } else {
+                None
+            },
+            base_url: Some(base_url),
+            max_retries: config.max_retries,
+            deadline_ms: millis(Some(deadline)),
+            connect_timeout_ms: millis(config.connect_timeout),
+            first_byte_timeout_ms: millis(config.first_byte_timeout),
+            between_bytes_timeout_ms: millis(config.between_bytes_timeout),
+            poll_interval_ms: millis(config.poll_interval),
+            poll_deadline_ms: millis(config.poll_deadline),
+            max_response_bytes: Some(max_response_bytes),
+            trace: Some(config.trace),
+        };
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                runtime: runtime.clone(),
+                options,
+                policy: Arc::new(policy),
+                trace: config.trace,
+                watchdog: deadline.saturating_add(DEADLINE_GRACE),
+            }),
+        })
+    }
+
+    /// The base URL's origin as `host:port`.
+    pub fn api_authority(&self) -> String {
+        self.inner.policy.api.authority()
+    }
+
+    /// Runs an `imageInference` task and returns its images (polling with async delivery).
+    pub async fn text_to_image(&self, request: &ImageRequest) -> Result<ImageResult, Error> {
+        let req = wit::ImageRequest::from(request);
+        self.call(|mut c| async move {
+            let r = c
+                .bindings
+                .runware_client_api()
+                .client()
+                .call_text_to_image(&mut c.store, c.client, &req)
+                .await;
+            (c, r)
+        })
+        .await
+        .map(Into::into)
+    }
+
+    /// The exact JSON array `text_to_image` would send, after validation; sends nothing.
+    pub async fn prepare_text_to_image(&self, request: &ImageRequest) -> Result<String, Error> {
+        let req = wit::ImageRequest::from(request);
+        self.call(|mut c| async move {
+            let r = c
+                .bindings
+                .runware_client_api()
+                .client()
+                .call_prepare_text_to_image(&mut c.store, c.client, &req)
+                .await;
+            (c, r)
+        })
+        .await
+    }
+
+    /// Runs a `modelSearch` task.
+    pub async fn model_search(
+        &self,
+        request: &ModelSearchRequest,
+    ) -> Result<ModelSearchResult, Error> {
+        let req = wit::ModelSearchRequest::from(request);
+        self.call(|mut c| async move {
+            let r = c
+                .bindings
+                .runware_client_api()
+                .client()
+                .call_model_search(&mut c.store, c.client, &req)
+                .await;
+            (c, r)
+        })
+        .await
+        .map(Into::into)
+    }
+
+    /// Asks once for the state of an earlier task with `getResponse`.
+    pub async fn get_response(&self, task_uuid: &str) -> Result<RunResult, Error> {
+        let uuid = task_uuid.to_string();
+        self.call(|mut c| async move {
+            let r = c
+                .bindings
+                .runware_client_api()
+                .client()
+                .call_get_response(&mut c.store, c.client, &uuid)
+                .await;
+            (c, r)
+        })
+        .await
+        .map(Into::into)
+    }
+
+    /// Polls `getResponse` until the task succeeded or failed, or the poll deadline passed.
+    /// `expected_results` is how many data items mean done (default 1).
+    pub async fn wait(
+        &self,
+        task_uuid: &str,
+        expected_results: Option<u32>,
+    ) -> Result<RunResult, Error> {
+        let uuid = task_uuid.to_string();
+        self.call(|mut c| async move {
+            let r = c
+                .bindings
+                .runware_client_api()
+                .client()
+                .call_wait(&mut c.store, c.client, &uuid, expected_results)
+                .await;
+            (c, r)
+        })
+        .await
+        .map(Into::into)
+    }
+
+    /// The raw path: a JSON array of tasks (or one task object); tasks without a `taskUUID`
+    /// get one. Per-task failures are in [`RunResult::tasks`]; `Err` means the whole call failed.
+    pub async fn run_tasks(&self, tasks_json: &str) -> Result<RunResult, Error> {
+        let tasks = tasks_json.to_string();
+        self.call(|mut c| async move {
+            let r = c
+                .bindings
+                .runware_client_api()
+                .client()
+                .call_run_tasks(&mut c.store, c.client, &tasks)
+                .await;
+            (c, r)
+        })
+        .await
+        .map(Into::into)
+    }
+
+    /// Downloads the bytes at `url` (an `imageURL`) with the client's timeouts, retries and
+    /// size cap. The URL's origin must be allowed.
+    pub async fn download(&self, url: &str) -> Result<Vec<u8>, Error> {
+        let url = url.to_string();
+        self.call(|mut c| async move {
+            let r = c
+                .bindings
+                .runware_client_api()
+                .client()
+                .call_download(&mut c.store, c.client, &url)
+                .await;
+            (c, r)
+        })
+        .await
+    }
+
+    /// A fresh store and instance with the `client` resource opened.
+    async fn open(&self, stderr: &MemoryOutputPipe) -> Result<Call, Error> {
+        let inner = &self.inner;
+        let rt = &inner.runtime.inner;
+        let mut wasi = WasiCtx::builder();
+        if inner.trace {
+            wasi.inherit_stderr();
+        } else {
+            wasi.stderr(stderr.clone());
+        }
+        let state = HostState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: HostHooks {
+                policy: Arc::clone(&inner.policy),
+            },
+            limits: StoreLimitsBuilder::new()
+                .memory_size(rt.max_memory_bytes)
+                .trap_on_grow_failure(true)
+                .build(),
+        };
+        let mut store = Store::new(&rt.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = inner.watchdog.as_millis() / EPOCH_TICK.as_millis().max(1) + 1;
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store.epoch_deadline_trap();
+        let bindings = rt
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| trap(e, stderr))?;
+        let client = bindings
+            .runware_client_api()
+            .client()
+            .call_open(&mut store, &inner.options)
+            .await
+            .map_err(|e| trap(e, stderr))??;
+        Ok(Call {
+            store,
+            bindings,
+            client,
+        })
+    }
+
+    /// Runs `f` on a fresh instance under the host's watchdog.
+    async fn call<R, F, Fut>(&self, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(Call) -> Fut,
+        Fut: Future<Output = (Call, CallResult<R>)>,
+    {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        let work = async {
+            let call = self.open(&stderr).await?;
+            let (call, result) = f(call).await;
+            drop(call);
+            match result {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => Err(Error::from(e)),
+                Err(t) => Err(trap(t, &stderr)),
+            }
+        };
+        match tokio::time::timeout(self.inner.watchdog, work).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Trap(format!(
+                "the host stopped the component after {} ms (its deadline plus {} s of grace)",
+                self.inner.watchdog.as_millis(),
+                DEADLINE_GRACE.as_secs()
+            ))),
+        }
+    }
+}
+
+/// A trap or host failure during a call, with what the component wrote to stderr.
+fn trap(e: wasmtime::Error, stderr: &MemoryOutputPipe) -> Error {
+    let reason = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => {
+            "execution deadline exceeded (the host interrupted the component)".to_string()
+        }
+        _ => format!("{e:#}"),
+    };
+    let captured = stderr.contents();
+    let captured = String::from_utf8_lossy(&captured);
+    let captured = captured.trim();
+    if captured.is_empty() {
+        Error::Trap(reason)
+    } else {
+        let tail: String = captured
+            .chars()
+            .rev()
+            .take(2000)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        Error::Trap(format!("{reason}; component stderr: {tail}"))
+    }
+}
