@@ -1,0 +1,330 @@
+"""Drive Runware's official Python SDK (`runware-sdk` 1.8.x) against the emulator.
+
+Run by `emulator/tests/sdk_conformance.rs`, which starts the emulator and passes:
+
+    RUNWARE_EMULATOR_HTTP        http://127.0.0.1:PORT/v1   (REST endpoint)
+    RUNWARE_EMULATOR_WS          ws://127.0.0.1:PORT/v1     (WebSocket endpoint)
+    RUNWARE_EMULATOR_KEY         an API key the emulator accepts (a throwaway test key)
+    RUNWARE_CONFORMANCE_TRANSPORTS  optional, default "rest,websocket"
+
+Prints one JSON object per line and per check:
+    {"check": "...", "transport": "rest"|"websocket", "ok": true|false, "detail": ..., "seconds": ...}
+then a summary line {"summary": {"passed": N, "failed": M}}; exits 1 when any check failed.
+The API key is never printed: any text that could contain it is redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import json
+import os
+import struct
+import sys
+import time
+import traceback
+import uuid
+from typing import Any, Awaitable, Callable
+
+import aiohttp
+from runware import Runware, RunwareError
+
+HTTP_URL = os.environ["RUNWARE_EMULATOR_HTTP"]
+WS_URL = os.environ["RUNWARE_EMULATOR_WS"]
+KEY = os.environ["RUNWARE_EMULATOR_KEY"]
+TRANSPORTS = [
+    t.strip()
+    for t in os.environ.get("RUNWARE_CONFORMANCE_TRANSPORTS", "rest,websocket").split(",")
+    if t.strip()
+]
+CHECK_TIMEOUT_SECONDS = 60.0
+
+
+class CheckFailed(Exception):
+    """A conformance expectation did not hold."""
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def redact(text: str) -> str:
+    return text.replace(KEY, "[REDACTED]")
+
+
+def client(transport: str, api_key: str = KEY) -> Runware:
+    """An SDK client pointed at the emulator. Retries stay at the SDK's defaults."""
+    if transport == "rest":
+        return Runware(api_key=api_key, transport="rest", http_base_url=HTTP_URL)
+    return Runware(api_key=api_key, transport="websocket", ws_base_url=WS_URL)
+
+
+# --------------------------------------------------------------------- image checks
+
+
+def image_size(data: bytes) -> tuple[str, int, int]:
+    """(format, width, height) from the encoded bytes, without any imaging library."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        width, height = struct.unpack(">II", data[16:24])
+        return "PNG", width, height
+    if data[:3] == b"\xff\xd8\xff":
+        i = 2
+        while i + 9 < len(data):
+            expect(data[i] == 0xFF, f"bad JPEG marker at byte {i}")
+            marker = data[i + 1]
+            length = struct.unpack(">H", data[i + 2 : i + 4])[0]
+            if marker in (0xC0, 0xC1, 0xC2):
+                height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+                return "JPG", width, height
+            i += 2 + length
+        raise CheckFailed("JPEG without a SOF marker")
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        chunk = data[12:16]
+        if chunk == b"VP8L":
+            bits = int.from_bytes(data[21:25], "little")
+            return "WEBP", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        if chunk == b"VP8X":
+            width = int.from_bytes(data[24:27], "little") + 1
+            height = int.from_bytes(data[27:30], "little") + 1
+            return "WEBP", width, height
+        if chunk == b"VP8 ":
+            width, height = struct.unpack("<HH", data[26:30])
+            return "WEBP", width & 0x3FFF, height & 0x3FFF
+        raise CheckFailed(f"unknown WEBP chunk {chunk!r}")
+    raise CheckFailed(f"not a PNG, JPG or WEBP image (starts {data[:12]!r})")
+
+
+async def download(url: str) -> bytes:
+    expect(
+        url.startswith(HTTP_URL.rsplit("/v1", 1)[0]),
+        f"imageURL {url!r} is not served by the emulator",
+    )
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=30)) as resp:
+            expect(resp.status == 200, f"GET {url} answered {resp.status}")
+            return await resp.read()
+
+
+async def check_images(
+    items: list[dict[str, Any]],
+    *,
+    task_uuid: str,
+    count: int,
+    fmt: str,
+    width: int,
+    height: int,
+) -> dict[str, Any]:
+    expect(len(items) == count, f"expected {count} results, got {len(items)}: {items!r}")
+    uuids = set()
+    seeds = set()
+    for item in items:
+        expect(item.get("taskType") == "imageInference", f"taskType in {item!r}")
+        expect(item.get("taskUUID") == task_uuid, f"taskUUID in {item!r}")
+        expect(isinstance(item.get("imageUUID"), str) and item["imageUUID"], f"imageUUID in {item!r}")
+        expect(isinstance(item.get("seed"), int), f"seed in {item!r}")
+        expect(isinstance(item.get("imageURL"), str), f"imageURL in {item!r}")
+        uuids.add(item["imageUUID"])
+        seeds.add(item["seed"])
+        got = image_size(await download(item["imageURL"]))
+        expect(got == (fmt, width, height), f"downloaded {got}, expected {(fmt, width, height)}")
+    expect(len(uuids) == count, f"imageUUIDs not distinct: {uuids}")
+    expect(len(seeds) == count, f"seeds not distinct: {seeds}")
+    return {"taskUUID": task_uuid, "images": count, "format": fmt, "size": [width, height]}
+
+
+# --------------------------------------------------------------------- the checks
+
+
+async def model_search(transport: str) -> dict[str, Any]:
+    async with client(transport) as rw:
+        found = await rw.model_search({"search": "flux", "limit": 5})
+        expect(len(found) == 1, f"one modelSearch item expected, got {found!r}")
+        page = found[0]
+        expect(page.get("taskType") == "modelSearch", f"taskType in {page!r}")
+        results = page.get("results")
+        total = page.get("totalResults")
+        expect(isinstance(results, list) and 1 <= len(results) <= 5, f"results: {results!r}")
+        expect(isinstance(total, int) and total >= len(results), f"totalResults: {total!r}")
+        for model in results:
+            expect(isinstance(model.get("air"), str) and "@" in model["air"], f"air in {model!r}")
+            expect(isinstance(model.get("tags"), list), f"tags in {model!r}")
+            expect(isinstance(model.get("private"), bool), f"private in {model!r}")
+        expect("flux" in results[0]["name"].lower(), f"best match {results[0]['name']!r}")
+
+        filtered = await rw.model_search(
+            {"category": "checkpoint", "architecture": "sdxl", "visibility": "public", "limit": 100}
+        )
+        models = filtered[0]["results"]
+        expect(models, "no public SDXL checkpoints")
+        for model in models:
+            expect(
+                (model["category"], model["architecture"], model["private"])
+                == ("checkpoint", "sdxl", False),
+                f"filter not applied: {model!r}",
+            )
+        return {"totalResults": total, "best": results[0]["air"], "sdxlCheckpoints": len(models)}
+
+
+async def image_sync(transport: str) -> dict[str, Any]:
+    task_uuid = str(uuid.uuid4())
+    async with client(transport) as rw:
+        items = await rw.run(
+            {
+                "taskType": "imageInference",
+                "taskUUID": task_uuid,
+                "model": "runware:101@1",
+                "positivePrompt": "a lighthouse on a cliff at dusk",
+                "width": 512,
+                "height": 384,
+                "numberResults": 2,
+                "outputFormat": "PNG",
+                "outputType": "URL",
+                "includeCost": True,
+                "deliveryMethod": "sync",
+            }
+        )
+        detail = await check_images(
+            items, task_uuid=task_uuid, count=2, fmt="PNG", width=512, height=384
+        )
+        for item in items:
+            expect(isinstance(item.get("cost"), (int, float)), f"cost with includeCost: {item!r}")
+        return detail
+
+
+async def image_sync_base64(transport: str) -> dict[str, Any]:
+    import base64
+
+    task_uuid = str(uuid.uuid4())
+    async with client(transport) as rw:
+        items = await rw.run(
+            {
+                "taskType": "imageInference",
+                "taskUUID": task_uuid,
+                "model": "runware:100@1",
+                "positivePrompt": "pine forest at night",
+                "width": 256,
+                "height": 320,
+                "outputFormat": "jpg",
+                "outputType": "base64Data",
+                "deliveryMethod": "sync",
+            }
+        )
+        expect(len(items) == 1, f"one result expected: {items!r}")
+        item = items[0]
+        expect("cost" not in item, f"cost without includeCost: {item!r}")
+        data = base64.b64decode(item["imageBase64Data"])
+        got = image_size(data)
+        expect(got == ("JPG", 256, 320), f"decoded {got}")
+        return {"taskUUID": task_uuid, "bytes": len(data)}
+
+
+async def image_async(transport: str) -> dict[str, Any]:
+    task_uuid = str(uuid.uuid4())
+    results_seen: list[dict[str, Any]] = []
+    from runware import RunOptions
+
+    async with client(transport) as rw:
+        items = await rw.run(
+            {
+                "taskType": "imageInference",
+                "taskUUID": task_uuid,
+                "model": "runware:101@1",
+                "positivePrompt": "a quiet lake at sunset",
+                "width": 256,
+                "height": 256,
+                "outputFormat": "WEBP",
+                "deliveryMethod": "async",
+            },
+            RunOptions(on_result=results_seen.append),
+        )
+        detail = await check_images(
+            items, task_uuid=task_uuid, count=1, fmt="WEBP", width=256, height=256
+        )
+        expect(items[0].get("status") == "success", f"status in {items[0]!r}")
+        expect(len(results_seen) == 1, f"on_result fired {len(results_seen)} times")
+        return detail
+
+
+async def bad_width(transport: str) -> dict[str, Any]:
+    task_uuid = str(uuid.uuid4())
+    async with client(transport) as rw:
+        try:
+            await rw.run(
+                {
+                    "taskType": "imageInference",
+                    "taskUUID": task_uuid,
+                    "model": "runware:101@1",
+                    "positivePrompt": "a lighthouse",
+                    "width": 500,
+                    "height": 512,
+                    "deliveryMethod": "sync",
+                }
+            )
+        except RunwareError as err:
+            expect(err.code == "validation", f"code {err.code!r}: {err!r}")
+            expect(err.parameter == "width", f"parameter {err.parameter!r}: {err!r}")
+            expect(err.task_uuid == task_uuid, f"task_uuid {err.task_uuid!r}")
+            expect(err.retryable is False, "a validation error must not be retryable")
+            if transport == "rest":
+                expect(err.status_code == 400, f"status_code {err.status_code!r}")
+            return {"taskUUID": task_uuid, "error": redact(repr(err))}
+        raise CheckFailed("width 500 was accepted")
+
+
+async def bad_key(transport: str) -> dict[str, Any]:
+    wrong = f"wrong-{uuid.uuid4()}"
+    rw = client(transport, api_key=wrong)
+    try:
+        await rw.connect()
+        await rw.model_search({"search": "flux"})
+    except RunwareError as err:
+        expect(err.code == "auth", f"code {err.code!r}: {err!r}")
+        expect(err.retryable is False, "an auth error must not be retryable")
+        if transport == "rest":
+            expect(err.status_code == 401, f"status_code {err.status_code!r}")
+        return {"error": redact(repr(err)).replace(wrong, "[REDACTED]")}
+    finally:
+        await rw.close()
+    raise CheckFailed("a wrong API key was accepted")
+
+
+CHECKS: list[tuple[str, Callable[[str], Awaitable[dict[str, Any]]]]] = [
+    ("modelSearch", model_search),
+    ("imageInference.sync", image_sync),
+    ("imageInference.sync.base64", image_sync_base64),
+    ("imageInference.async", image_async),
+    ("error.invalidWidth", bad_width),
+    ("error.invalidApiKey", bad_key),
+]
+
+
+async def main() -> int:
+    version = importlib.metadata.version("runware-sdk")
+    print(json.dumps({"sdk": "runware-sdk", "version": version, "transports": TRANSPORTS}), flush=True)
+    failed = passed = 0
+    for transport in TRANSPORTS:
+        for name, check in CHECKS:
+            start = time.monotonic()
+            line: dict[str, Any] = {"check": name, "transport": transport}
+            try:
+                detail = await asyncio.wait_for(check(transport), CHECK_TIMEOUT_SECONDS)
+                line.update(ok=True, detail=detail)
+                passed += 1
+            except TimeoutError:
+                line.update(ok=False, detail=f"timed out after {CHECK_TIMEOUT_SECONDS}s (the SDK hung)")
+                failed += 1
+            except Exception as exc:  # noqa: BLE001 - every failure is reported, not raised
+                text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                if not isinstance(exc, CheckFailed):
+                    text += "\n" + "".join(traceback.format_exc(limit=6))
+                line.update(ok=False, detail=redact(text))
+                failed += 1
+            line["seconds"] = round(time.monotonic() - start, 3)
+            print(json.dumps(line), flush=True)
+    print(json.dumps({"summary": {"passed": passed, "failed": failed}}), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
