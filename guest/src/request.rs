@@ -137,13 +137,59 @@ pub fn is_air(air: &str) -> bool {
     word(provider, false) && word(id, true) && word(version, true)
 }
 
-/// A float as JSON, through its shortest decimal form (so `0.1f32` is `0.1`, not `0.10000000149`).
+/// The `f64` nearest to the shortest decimal that reads back as `v` (so `0.1f32` becomes
+/// `0.1`, not `0.10000000149011612`). Plain arithmetic, so core's float formatting and parsing
+/// (large tables) stay out of the component; serde_json prints the result.
+pub fn f32_shortest(v: f32) -> f64 {
+    let d = f64::from(v);
+    if d == 0.0 || !d.is_finite() {
+        return d;
+    }
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "|log10| of an f32 is below 50"
+    )]
+    let magnitude = d.abs().log10().floor() as i32;
+    for digits in 1..=9 {
+        let k = digits - 1 - magnitude;
+        let r = if k >= 0 {
+            let scale = 10f64.powi(k);
+            (d * scale).round() / scale
+        } else {
+            let scale = 10f64.powi(-k);
+            (d / scale).round() * scale
+        };
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "comparing in f32 on purpose"
+        )]
+        let back = r as f32;
+        if back == v {
+            return r;
+        }
+    }
+    d
+}
+
+/// A float as JSON (see [`f32_shortest`]).
 fn f32_json(v: f32) -> Value {
-    let text = v.to_string();
-    text.parse::<f64>()
-        .ok()
-        .and_then(serde_json::Number::from_f64)
-        .map_or(Value::Null, Value::Number)
+    serde_json::Number::from_f64(f32_shortest(v)).map_or(Value::Null, Value::Number)
+}
+
+/// A float as text for messages: integers without a fraction, `NaN` and infinities by name.
+fn f32_text(v: f32) -> String {
+    let d = f32_shortest(v);
+    if d.is_nan() {
+        "NaN".to_string()
+    } else if d.is_infinite() {
+        if d > 0.0 { "inf" } else { "-inf" }.to_string()
+    } else if d.fract() == 0.0 && d.abs() < 1e15 {
+        #[expect(clippy::cast_possible_truncation, reason = "an integer below 1e15")]
+        let i = d as i64;
+        i.to_string()
+    } else {
+        f32_json(v).to_string()
+    }
 }
 
 fn check_prompt(text: &str, field: &str, code: &str) -> Result<(), ClientError> {
@@ -187,7 +233,12 @@ fn check_range_f(
         Some(v) if !(v.is_finite() && v >= min && v <= max) => Err(ClientError::invalid(
             code,
             field,
-            format!("{field} is {v}; it must be {min} to {max}"),
+            format!(
+                "{field} is {}; it must be {} to {}",
+                f32_text(v),
+                f32_text(min),
+                f32_text(max)
+            ),
         )),
         _ => Ok(()),
     }
@@ -304,7 +355,7 @@ pub fn build_image_task(request: &ImageRequest, task_uuid: &str) -> Result<Value
             return Err(ClientError::invalid(
                 "invalidLoraWeight",
                 "lora",
-                format!("lora[{i}].weight is {w}; it must be -4 to 4"),
+                format!("lora[{i}].weight is {}; it must be -4 to 4", f32_text(w)),
             ));
         }
     }

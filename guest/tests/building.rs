@@ -671,3 +671,24 @@ fn url_split() {
         );
     }
 }
+
+#[test]
+fn floats_are_sent_in_their_shortest_form() {
+    use runware_guest::request::f32_shortest;
+    for (v, want) in [
+        (0.1f32, 0.1f64),
+        (7.5, 7.5),
+        (0.8, 0.8),
+        (-4.0, -4.0),
+        (1e-3, 0.001),
+        (33.333, 33.333),
+        (0.0, 0.0),
+    ] {
+        assert_eq!(f32_shortest(v), want, "{v}");
+    }
+    for v in [0.123_456_7f32, 1.0e-7, 3.402_823e38, -2.5e-12, 49.999_99] {
+        #[expect(clippy::cast_possible_truncation, reason = "round trip check")]
+        let back = f32_shortest(v) as f32;
+        assert_eq!(back, v);
+    }
+}
