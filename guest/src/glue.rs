@@ -121,7 +121,11 @@ fn exchange(
         headers.push(("authorization".into(), format!("Bearer {key}").into_bytes()));
     }
     let Ok(fields) = Fields::from_list(&headers) else {
-        return other("the request headers were refused by the host");
+        // A host that forbids a header (e.g. `authorization`) will refuse it every time.
+        return Event::TransportError {
+            kind: TransportKind::Denied,
+            message: "the host refused the request headers".to_string(),
+        };
     };
     let req = OutgoingRequest::new(fields);
     let m = if method == Method::Post {
