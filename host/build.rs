@@ -79,7 +79,11 @@ fn run() -> Result<(), String> {
     };
 
     let dest = out_dir.join("runware_client.wasm");
-    std::fs::write(&dest, &wasm).map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+    // Rewrite only on change, so an unchanged component does not recompile the host.
+    if std::fs::read(&dest).ok().as_deref() != Some(wasm.as_slice()) {
+        std::fs::write(&dest, &wasm)
+            .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+    }
     let digest = Sha256::digest(&wasm);
     let mut hex = String::with_capacity(64);
     for byte in digest {

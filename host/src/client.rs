@@ -435,7 +435,14 @@ fn trap(e: wasmtime::Error, stderr: &MemoryOutputPipe) -> Error {
         Some(wasmtime::Trap::Interrupt) => {
             "execution deadline exceeded (the host interrupted the component)".to_string()
         }
-        _ => format!("{e:#}"),
+        _ => {
+            let text = format!("{e:#}");
+            if text.contains("forcing trap when growing memory") {
+                format!("the instance hit its memory cap ({text})")
+            } else {
+                text
+            }
+        }
     };
     let captured = stderr.contents();
     let captured = String::from_utf8_lossy(&captured);

@@ -1,0 +1,487 @@
+//! Integration tests of the host library and CLI: the real embedded component in the real host
+//! against the emulator on loopback.
+//!
+//! Covered here: the compiled-code cache round trip, the egress allow-list (a refused
+//! destination is a typed transport error, not a trap), host-side key injection (the emulator
+//! saw a valid Bearer key that the component never held), key redaction in every printable
+//! form, the memory cap, the host-side body cap, and the CLI's exit codes for input errors. The
+//! broad end-to-end suite is `tests/e2e.rs`.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use runware_emulator::{AuthKind, Emulator, EmulatorHandle};
+use runware_host::{
+    ApiKey, Client, ClientConfig, Error, ErrorKind, ModelSearchRequest, Runtime, RuntimeConfig,
+};
+
+/// A compiled-code cache shared by these tests (so only the first run compiles).
+fn shared_cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runware-host-tests-cache")
+}
+
+/// One runtime for the whole test binary, as an embedder would hold it.
+fn runtime() -> Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            Runtime::new(RuntimeConfig {
+                cache_dir: Some(shared_cache_dir()),
+                ..RuntimeConfig::default()
+            })
+            .unwrap_or_else(|e| panic!("the runtime must load: {e}"))
+        })
+        .clone()
+}
+
+/// A key that is obviously fake and unique to this test run.
+fn test_key(tag: &str) -> String {
+    format!("test-{tag}-{}", std::process::id())
+}
+
+async fn emulator(key: &str) -> EmulatorHandle {
+    Emulator::builder()
+        .api_key(key)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("the emulator must start: {e}"))
+}
+
+fn config(emu: &EmulatorHandle, key: Option<&str>) -> ClientConfig {
+    ClientConfig {
+        api_key: key.map(ApiKey::new),
+        base_url: Some(emu.base_url()),
+        max_retries: Some(1),
+        deadline: Some(Duration::from_secs(30)),
+        ..ClientConfig::default()
+    }
+}
+
+fn search() -> ModelSearchRequest {
+    ModelSearchRequest {
+        search: Some("flux".into()),
+        limit: Some(2),
+        ..ModelSearchRequest::default()
+    }
+}
+
+#[test]
+fn compiled_code_cache_round_trip() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = RuntimeConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..RuntimeConfig::default()
+    };
+    let first = Runtime::new(config.clone()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!first.loaded_from_cache(), "an empty cache cannot serve");
+    let file = first
+        .cache_file()
+        .unwrap_or_else(|| panic!("the compiled code must be written to the cache"))
+        .to_path_buf();
+    assert!(file.starts_with(dir.path()));
+    assert_eq!(file.extension().and_then(|e| e.to_str()), Some("cwasm"));
+
+    let second = Runtime::new(config.clone()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        second.loaded_from_cache(),
+        "the second load must not compile"
+    );
+    assert_eq!(second.cache_file(), Some(file.as_path()));
+
+    // A corrupt file is compiled again and replaced, not trusted.
+    let mut bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{e}"));
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&file, &bytes).unwrap_or_else(|e| panic!("{e}"));
+    let third = Runtime::new(config.clone()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!third.loaded_from_cache());
+    let fourth = Runtime::new(config).unwrap_or_else(|e| panic!("{e}"));
+    assert!(fourth.loaded_from_cache(), "the replaced file serves again");
+
+    // With the cache off nothing is read or written.
+    let off = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        disable_cache: true,
+        ..RuntimeConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!off.loaded_from_cache());
+    assert_eq!(off.cache_file(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_injects_the_key_the_component_never_holds() {
+    let key = test_key("inject");
+    let emu = emulator(&key).await;
+    let client =
+        Client::new(&runtime(), config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
+    let found = client
+        .model_search(&search())
+        .await
+        .unwrap_or_else(|e| panic!("model search must succeed with the injected key: {e}"));
+    assert!(!found.results.is_empty());
+
+    let log = emu.request_log();
+    let posts: Vec<_> = log.iter().filter(|r| r.method == "POST").collect();
+    assert!(!posts.is_empty(), "the emulator saw the request");
+    for r in &posts {
+        assert_eq!(r.auth, AuthKind::Bearer, "{r:?}");
+        assert!(r.key_valid, "the emulator accepted the injected key: {r:?}");
+        assert!(!r.body.contains(&key), "the key never goes into a body");
+    }
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_key_the_component_cannot_authenticate() {
+    // The component is given no key (the default), so with none on the host side either the
+    // server sees no credentials: the component has no key of its own to fall back on.
+    let key = test_key("nokey");
+    let emu = emulator(&key).await;
+    let client = Client::new(&runtime(), config(&emu, None)).unwrap_or_else(|e| panic!("{e}"));
+    let err = client.model_search(&search()).await.err();
+    assert!(
+        matches!(
+            err.as_ref().and_then(Error::kind),
+            Some(ErrorKind::Authentication)
+        ),
+        "{err:?}"
+    );
+    assert!(
+        emu.request_log()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .all(|r| r.auth == AuthKind::None)
+    );
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_destination_outside_the_allow_list_is_a_typed_transport_error() {
+    let key = test_key("egress");
+    let emu = emulator(&key).await;
+    let client =
+        Client::new(&runtime(), config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
+    // Another port on the same host is another authority.
+    let port = emu.addr().port().wrapping_add(1).max(1);
+    let url = format!("http://127.0.0.1:{port}/images/x.png");
+    let err = client.download(&url).await.err();
+    eprintln!("refused: {err:?}");
+    match &err {
+        Some(Error::Api { kind, detail }) => {
+            assert_eq!(*kind, ErrorKind::Transport, "{detail:?}");
+        }
+        other => panic!("expected a typed transport error, got {other:?}"),
+    }
+    // With the base URL elsewhere, the emulator's own image URL is outside the list too.
+    let other = Client::new(
+        &runtime(),
+        ClientConfig {
+            base_url: Some(format!("http://127.0.0.1:{port}/v1")),
+            ..config(&emu, Some(&key))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let image = format!("http://{}/images/x.png", emu.addr());
+    let refused = other.download(&image).await.err();
+    assert!(
+        matches!(
+            refused.as_ref().and_then(Error::kind),
+            Some(ErrorKind::Transport)
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        emu.request_log().is_empty(),
+        "nothing reached the emulator: {:?}",
+        emu.request_log()
+    );
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_key_is_redacted_everywhere_it_could_be_printed() {
+    let key = test_key("redact");
+    let wrong = test_key("wrong");
+    let emu = emulator(&key).await;
+    let config = config(&emu, Some(&wrong));
+    let client = Client::new(&runtime(), config.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let err = client.model_search(&search()).await.err();
+    let printed = [
+        format!("{config:?}"),
+        format!("{client:?}"),
+        format!("{err:?}"),
+        err.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+        format!("{:?}", ApiKey::new(wrong.clone())),
+        ApiKey::new(wrong.clone()).to_string(),
+    ];
+    assert!(
+        matches!(
+            err.as_ref().and_then(Error::kind),
+            Some(ErrorKind::Authentication)
+        ),
+        "a wrong key is an authentication error: {err:?}"
+    );
+    for text in printed {
+        assert!(!text.contains(&wrong), "the key leaked into: {text}");
+    }
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_memory_cap_stops_an_instance_with_a_clear_error() {
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(shared_cache_dir()),
+        max_memory_bytes: 64 << 10,
+        ..RuntimeConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let key = test_key("mem");
+    let emu = emulator(&key).await;
+    let client = Client::new(&runtime, config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
+    let err = client.model_search(&search()).await.err();
+    eprintln!("memory cap: {err:?}");
+    match &err {
+        Some(Error::Trap(message)) => assert!(
+            message.contains("memory") || message.contains("limit"),
+            "the message says what tripped: {message}"
+        ),
+        other => panic!("expected a trap from the memory cap, got {other:?}"),
+    }
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_response_size_cap_gives_a_typed_error() {
+    let key = test_key("cap");
+    let emu = emulator(&key).await;
+    let client = Client::new(
+        &runtime(),
+        ClientConfig {
+            max_response_bytes: Some(256),
+            max_retries: Some(0),
+            ..config(&emu, Some(&key))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = client.model_search(&search()).await.err();
+    eprintln!("body cap: {err:?}");
+    match &err {
+        Some(Error::Api { kind, detail }) => assert!(
+            matches!(
+                kind,
+                ErrorKind::Server | ErrorKind::Transport | ErrorKind::Other
+            ),
+            "{kind}: {detail:?}"
+        ),
+        other => panic!("expected a typed error for an oversized body, got {other:?}"),
+    }
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_run_concurrently_in_one_process() {
+    let key = test_key("many");
+    let emu = emulator(&key).await;
+    let client =
+        Client::new(&runtime(), config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move { c.model_search(&search()).await }));
+    }
+    let mut uuids = std::collections::HashSet::new();
+    for t in tasks {
+        let r = t
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        uuids.insert(r.task_uuid);
+    }
+    assert_eq!(uuids.len(), 8, "every call got its own taskUUID");
+    emu.stop().await;
+}
+
+// ---- the CLI -----------------------------------------------------------------------------
+
+fn cli(args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write as _;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_runware"));
+    cmd.args(args)
+        .env_remove("RUNWARE_API_KEY")
+        .env_remove("RUNWARE_BASE_URL")
+        .env("RUNWARE_CACHE_DIR", shared_cache_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run the CLI: {e}"));
+    if let Some(mut input) = child.stdin.take() {
+        if let Some(text) = stdin {
+            input
+                .write_all(text.as_bytes())
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn cli_missing_key_exits_2_naming_the_variable() {
+    let out = cli(&["model-search", "--search", "flux"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("RUNWARE_API_KEY"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn cli_usage_errors_exit_2() {
+    for args in [
+        &["--no-such-flag", "model-search", "--search", "x"][..],
+        &["model-search"][..],
+        &["text-to-image", "--prompt", "a cat", "--width", "wide"][..],
+        &["--timeout", "0", "model-search", "--search", "x"][..],
+        &["--timeout", "-1", "model-search", "--search", "x"][..],
+    ] {
+        let out = cli(args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = cli(&["--help"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for needle in [
+        "Exit codes",
+        "RUNWARE_API_KEY",
+        "RUNWARE_BASE_URL",
+        "--emulator",
+    ] {
+        assert!(help.contains(needle), "--help mentions {needle}");
+    }
+}
+
+#[test]
+fn cli_raw_refuses_malformed_json_with_its_position() {
+    let out = cli(
+        &["--emulator", "raw", "-"],
+        Some("[\n  {\"taskType\": }\n]"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("line 2"), "{err}");
+    assert!(err.contains("column"), "{err}");
+}
+
+#[test]
+fn cli_raw_refuses_a_key_in_the_file_without_echoing_it() {
+    let secret = test_key("file");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("tasks.json");
+    std::fs::write(
+        &file,
+        format!(r#"[{{"taskType":"authentication","apiKey":"{secret}"}}]"#),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let path = file.to_string_lossy().into_owned();
+    let out = cli(&["--emulator", "raw", &path], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("RUNWARE_API_KEY"), "{err}");
+    assert!(!err.contains(&secret) && !text(&out.stdout).contains(&secret));
+}
+
+#[test]
+fn cli_invalid_request_is_an_input_error_and_sends_nothing() {
+    let out = cli(
+        &[
+            "--emulator",
+            "text-to-image",
+            "--prompt",
+            "a cat",
+            "--width",
+            "100",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("width"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn cli_model_search_against_the_emulator() {
+    let out = cli(
+        &[
+            "--emulator",
+            "model-search",
+            "--search",
+            "flux",
+            "--limit",
+            "2",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is JSON: {e}"));
+    assert!(json.get("data").is_some_and(|d| d.is_array()), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pooling_allocator_runs_calls() {
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(shared_cache_dir()),
+        pooling: true,
+        pool_size: 4,
+        max_memory_bytes: 64 << 20,
+        ..RuntimeConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let key = test_key("pool");
+    let emu = emulator(&key).await;
+    let client = Client::new(&runtime, config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
+    // More calls than slots, one after another: slots are reused.
+    for _ in 0..6 {
+        client
+            .model_search(&search())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn key_in_guest_lets_the_component_send_it() {
+    let key = test_key("guest");
+    let emu = emulator(&key).await;
+    let client = Client::new(
+        &runtime(),
+        ClientConfig {
+            key_in_guest: true,
+            ..config(&emu, Some(&key))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    client
+        .model_search(&search())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let log = emu.request_log();
+    assert!(
+        log.iter()
+            .filter(|r| r.method == "POST")
+            .all(|r| r.auth == AuthKind::Bearer && r.key_valid && !r.body.contains(&key)),
+        "{log:?}"
+    );
+    emu.stop().await;
+}
