@@ -319,12 +319,11 @@ fn cli(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run the CLI: {e}"));
-    if let Some(mut input) = child.stdin.take() {
-        if let Some(text) = stdin {
-            input
-                .write_all(text.as_bytes())
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+    // Dropping stdin closes it, so a command reading `-` sees the end of input.
+    if let (Some(mut input), Some(text)) = (child.stdin.take(), stdin) {
+        input
+            .write_all(text.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
 }
