@@ -27,6 +27,8 @@ mod client;
 mod error;
 mod key;
 pub mod policy;
+#[doc(hidden)]
+pub mod probe;
 mod runtime;
 mod types;
 

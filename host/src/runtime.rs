@@ -48,7 +48,7 @@ pub const EMBEDDED_COMPONENT_SHA256: &str = env!("RUNWARE_COMPONENT_SHA256");
 
 /// How a [`Runtime`] is set up. `Default` gives the embedded component, the default cache
 /// directory, on-demand allocation and a 512 MiB memory cap per instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// A component file to load instead of the embedded one.
     pub component: Option<PathBuf>,
@@ -64,6 +64,10 @@ pub struct RuntimeConfig {
     pub pool_size: u32,
     /// The largest linear memory one instance may grow to, in bytes.
     pub max_memory_bytes: usize,
+    /// Test seam: allocate linear memories on the host heap and scan them for secrets when
+    /// each instance is dropped (implies no pooling; slower).
+    #[doc(hidden)]
+    pub memory_probe: Option<Arc<crate::probe::MemoryProbe>>,
 }
 
 impl Default for RuntimeConfig {
@@ -75,6 +79,7 @@ impl Default for RuntimeConfig {
             pooling: false,
             pool_size: 64,
             max_memory_bytes: 512 << 20,
+            memory_probe: None,
         }
     }
 }
@@ -162,7 +167,15 @@ impl Runtime {
         // 2. The engine.
         let mut wasm_config = Config::new();
         wasm_config.epoch_interruption(true);
-        if config.pooling {
+        if let Some(probe) = &config.memory_probe {
+            wasm_config
+                .memory_reservation(0)
+                .memory_guard_size(0)
+                .memory_reservation_for_growth(0)
+                .guard_before_linear_memory(false)
+                .memory_init_cow(false)
+                .with_host_memory(Arc::new(crate::probe::ProbeCreator(Arc::clone(probe))));
+        } else if config.pooling {
             let n = config.pool_size.max(1);
             let mut pool = PoolingAllocationConfig::default();
             pool.total_component_instances(n)

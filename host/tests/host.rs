@@ -484,3 +484,50 @@ async fn key_in_guest_lets_the_component_send_it() {
     );
     emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_component_memory_never_holds_the_injected_key() {
+    let key = test_key("memscan");
+    let emu = emulator(&key).await;
+    let run = |key_in_guest: bool| {
+        let probe = runware_host::probe::MemoryProbe::new([key.as_bytes().to_vec()]);
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: Some(shared_cache_dir()),
+            memory_probe: Some(probe.clone()),
+            ..RuntimeConfig::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let client = Client::new(
+            &runtime,
+            ClientConfig {
+                key_in_guest,
+                ..config(&emu, Some(&key))
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        (probe, client)
+    };
+    // Default: the host injects the key; the component's memory never sees it.
+    let (probe, client) = run(false);
+    client
+        .model_search(&search())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let report = probe.report();
+    assert!(
+        report.memories_scanned > 0 && report.bytes_scanned > 0,
+        "{report:?}"
+    );
+    assert_eq!(
+        report.hits, 0,
+        "the key was in the component's memory: {report:?}"
+    );
+    // Control: handing the key to the component puts it in its memory, so the scan works.
+    let (probe, client) = run(true);
+    client
+        .model_search(&search())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(probe.report().hits > 0, "{:?}", probe.report());
+    emu.stop().await;
+}
