@@ -52,6 +52,9 @@ const DEFAULT_MAX_RESPONSE: u32 = 64 << 20;
 /// Time the host gives the component past its own deadline to report a typed `timeout`
 /// before the host stops it.
 const DEADLINE_GRACE: Duration = Duration::from_secs(5);
+/// Time the host's async watchdog waits past the execution limit, so a component that is
+/// running when the limit passes is stopped by the epoch interrupt (a trap) first.
+const WATCHDOG_SLACK: Duration = Duration::from_secs(2);
 /// Captured guest stderr kept per call (panic messages and the like).
 const STDERR_CAPTURE: usize = 1 << 20;
 
@@ -88,6 +91,11 @@ pub struct ClientConfig {
     /// Give the key to the component (it then sets `Authorization` itself). Default `false`:
     /// the host injects the header and the component never holds the key.
     pub key_in_guest: bool,
+    /// The hard limit the host enforces on one call, whatever the component does: past it the
+    /// component is interrupted (epoch deadline) as soon as it runs, and dropped if it is
+    /// waiting. Default: `deadline` plus 5 s, so the component can report its own typed
+    /// `timeout` first.
+    pub execution_limit: Option<Duration>,
 }
 
 impl ClientConfig {
@@ -137,7 +145,9 @@ struct ClientInner {
     options: wit::ClientOptions,
     policy: Arc<EgressPolicy>,
     trace: bool,
-    /// Host-side bound of a whole call.
+    /// The epoch deadline of a call.
+    execution_limit: Duration,
+    /// The async watchdog of a call (the execution limit plus some slack).
     watchdog: Duration,
 }
 
@@ -190,6 +200,9 @@ impl Client {
                 .unwrap_or(DEFAULT_BETWEEN_BYTES),
         };
         let deadline = config.deadline.unwrap_or(DEFAULT_DEADLINE);
+        let execution_limit = config
+            .execution_limit
+            .unwrap_or(deadline.saturating_add(DEADLINE_GRACE));
         let max_response_bytes = config.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE);
         let policy = EgressPolicy {
             api,
@@ -226,7 +239,8 @@ impl Client {
                 options,
                 policy: Arc::new(policy),
                 trace: config.trace,
-                watchdog: deadline.saturating_add(DEADLINE_GRACE),
+                execution_limit,
+                watchdog: execution_limit.saturating_add(WATCHDOG_SLACK),
             }),
         })
     }
@@ -380,7 +394,7 @@ impl Client {
         };
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limits);
-        let ticks = inner.watchdog.as_millis() / EPOCH_TICK.as_millis().max(1) + 1;
+        let ticks = inner.execution_limit.as_millis() / EPOCH_TICK.as_millis().max(1) + 1;
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
         let bindings = rt
@@ -421,9 +435,8 @@ impl Client {
         match tokio::time::timeout(self.inner.watchdog, work).await {
             Ok(r) => r,
             Err(_) => Err(Error::Trap(format!(
-                "the host stopped the component after {} ms (its deadline plus {} s of grace)",
+                "execution limit exceeded: the host dropped the waiting component after {} ms",
                 self.inner.watchdog.as_millis(),
-                DEADLINE_GRACE.as_secs()
             ))),
         }
     }
@@ -433,7 +446,8 @@ impl Client {
 fn trap(e: wasmtime::Error, stderr: &MemoryOutputPipe) -> Error {
     let reason = match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => {
-            "execution deadline exceeded (the host interrupted the component)".to_string()
+            "execution limit exceeded: the host interrupted the component (epoch deadline)"
+                .to_string()
         }
         _ => {
             let text = format!("{e:#}");

@@ -531,3 +531,34 @@ async fn the_component_memory_never_holds_the_injected_key() {
     assert!(probe.report().hits > 0, "{:?}", probe.report());
     emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_execution_limit_interrupts_the_component() {
+    let key = test_key("epoch");
+    let emu = Emulator::builder()
+        .api_key(&key)
+        .latency(Duration::from_millis(600))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let client = Client::new(
+        &runtime(),
+        ClientConfig {
+            execution_limit: Some(Duration::from_millis(100)),
+            ..config(&emu, Some(&key))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let err = client.model_search(&search()).await.err();
+    eprintln!("execution limit: {err:?}");
+    match &err {
+        Some(Error::Trap(message)) => {
+            assert!(message.contains("execution limit exceeded"), "{message}")
+        }
+        other => panic!("expected the execution limit to stop the call, got {other:?}"),
+    }
+    // It stopped once the response arrived and the component ran again, not at the deadline.
+    assert!(started.elapsed() < Duration::from_secs(30));
+    emu.stop().await;
+}
