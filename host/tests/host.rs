@@ -562,3 +562,33 @@ async fn the_execution_limit_interrupts_the_component() {
     assert!(started.elapsed() < Duration::from_secs(30));
     emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_byte_timeout_from_the_options_trips() {
+    let key = test_key("firstbyte");
+    let emu = Emulator::builder()
+        .api_key(&key)
+        .latency(Duration::from_millis(3000))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let client = Client::new(
+        &runtime(),
+        ClientConfig {
+            first_byte_timeout: Some(Duration::from_millis(300)),
+            max_retries: Some(0),
+            ..config(&emu, Some(&key))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = client.model_search(&search()).await.err();
+    eprintln!("first byte: {err:?}");
+    assert!(
+        matches!(
+            err.as_ref().and_then(Error::kind),
+            Some(ErrorKind::Transport | ErrorKind::Timeout)
+        ),
+        "{err:?}"
+    );
+    emu.stop().await;
+}
