@@ -1,7 +1,7 @@
 //! [`Client`]: async calls into the component, one fresh sandboxed instance per call.
 //!
 //! Each call makes a new `Store` (its own WASI context with no files, environment or sockets,
-//! its own wasi:http context with the network policy of [`crate::policy`], a memory cap and an
+//! its own wasi:http context with the host's network policy, a memory cap and an
 //! execution deadline), instantiates the component from the runtime's `InstancePre`, opens a
 //! `client` resource with the options and runs the method. The store is dropped afterwards, so
 //! calls share no state, and many can run at once.

@@ -2,7 +2,7 @@
 //!
 //! A [`Runtime`] loads the component once (compiled code cached on disk, `InstancePre` built
 //! once); a [`Client`] runs each call in a fresh sandboxed instance whose only way out is
-//! `wasi:http`, through the host's [network policy](crate::policy): an egress allow-list,
+//! `wasi:http`, through the host's network policy: an egress allow-list,
 //! host-side API key injection (the component never holds the key), clamped timeouts and a
 //! response size cap.
 //!
@@ -26,7 +26,7 @@ pub mod bindings;
 mod client;
 mod error;
 mod key;
-pub mod policy;
+mod policy;
 #[doc(hidden)]
 pub mod probe;
 mod runtime;

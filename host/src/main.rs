@@ -198,7 +198,7 @@ struct TextToImageArgs {
     /// Print the task JSON that would be sent, and send nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Save each image to DIR as <imageUUID>.<ext> (URLs are downloaded through the component).
+    /// Save each image to DIR as `<imageUUID>.<ext>` (URLs are downloaded through the component).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// A JSON object merged into the task, for parameters without a flag.
