@@ -370,6 +370,14 @@ impl Client {
         .await
     }
 
+    /// Instantiates the component and opens a `client` with this configuration, then drops
+    /// it, sending nothing: checks the options the component validates (a base URL it
+    /// refuses fails here with `invalid-request`) and measures instantiation on its own.
+    pub async fn warm_up(&self) -> Result<(), Error> {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        self.open(&stderr).await.map(drop)
+    }
+
     /// A fresh store and instance with the `client` resource opened.
     async fn open(&self, stderr: &MemoryOutputPipe) -> Result<Call, Error> {
         let inner = &self.inner;

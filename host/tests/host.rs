@@ -592,3 +592,26 @@ async fn the_first_byte_timeout_from_the_options_trips() {
     );
     emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn warm_up_instantiates_without_sending() {
+    let key = test_key("warm");
+    let emu = emulator(&key).await;
+    let client =
+        Client::new(&runtime(), config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
+    client.warm_up().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(emu.request_log().is_empty());
+    // A configuration the host refuses never reaches the component.
+    let bad = Client::new(
+        &runtime(),
+        ClientConfig {
+            base_url: Some("ftp://example.invalid/v1".into()),
+            ..ClientConfig::default()
+        },
+    );
+    match bad {
+        Err(Error::Host(message)) => assert!(message.contains("base_url"), "{message}"),
+        other => panic!("expected a host error naming base_url, got {other:?}"),
+    }
+    emu.stop().await;
+}
