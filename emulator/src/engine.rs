@@ -631,30 +631,38 @@ impl Shared {
         let placeholder = self.config.image_mode == ImageMode::Placeholder;
         match plan {
             Plan::Image(p) => {
-                let mut items = Vec::with_capacity(p.number_results);
-                for i in 0..p.number_results {
-                    let seed = p
-                        .seed
-                        .map(|s| next_seed(s, i))
-                        .unwrap_or_else(|| rand::random::<u32>().max(1) as u64);
-                    let bytes = if placeholder {
-                        Bytes::from_static(render::placeholder(p.output.format))
-                    } else {
-                        let (prompt, w, h, f, q) = (
-                            p.prompt.clone(),
-                            p.width,
-                            p.height,
-                            p.output.format,
-                            p.output.quality,
-                        );
-                        let out = tokio::task::spawn_blocking(move || {
-                            render::render(&prompt, seed, w, h, f, q)
+                let seeds: Vec<u64> = (0..p.number_results)
+                    .map(|i| {
+                        p.seed
+                            .map(|s| next_seed(s, i))
+                            .unwrap_or_else(|| rand::random::<u32>().max(1) as u64)
+                    })
+                    .collect();
+                // Render the generations in parallel on the blocking pool.
+                let renders: Vec<_> = seeds
+                    .iter()
+                    .map(|&seed| {
+                        (!placeholder).then(|| {
+                            let (prompt, w, h, f, q) = (
+                                p.prompt.clone(),
+                                p.width,
+                                p.height,
+                                p.output.format,
+                                p.output.quality,
+                            );
+                            tokio::task::spawn_blocking(move || {
+                                render::render(&prompt, seed, w, h, f, q)
+                            })
                         })
-                        .await
-                        .map_err(|_| {
+                    })
+                    .collect();
+                let mut items = Vec::with_capacity(p.number_results);
+                for (seed, render_job) in seeds.into_iter().zip(renders) {
+                    let bytes = match render_job {
+                        None => Bytes::from_static(render::placeholder(p.output.format)),
+                        Some(job) => Bytes::from(job.await.map_err(|_| {
                             ctx.err("inferenceError", "The image could not be rendered.")
-                        })?;
-                        Bytes::from(out)
+                        })?),
                     };
                     let image_uuid = self.store_image(bytes.clone(), p.output.format);
                     let mut item = base(json!({"imageUUID": image_uuid, "seed": seed}));
