@@ -259,3 +259,16 @@ async fn stop_closes_open_sockets() {
         "{next:?}"
     );
 }
+
+#[tokio::test]
+async fn a_ping_right_after_auth_is_answered_after_the_auth_reply() {
+    // The Python SDK sends a ping right after the auth message, before any reply.
+    let key = test_key();
+    let emu = start(&key).await;
+    let mut ws = connect(&emu, "").await;
+    send(&mut ws, json!([{"taskType": "authentication", "apiKey": key}])).await;
+    send(&mut ws, json!([{"taskType": "ping", "ping": true}])).await;
+    assert_eq!(recv(&mut ws).await["data"][0]["taskType"], "authentication");
+    assert_eq!(recv(&mut ws).await["data"][0]["pong"], true);
+    emu.stop().await;
+}
