@@ -266,7 +266,11 @@ async fn a_ping_right_after_auth_is_answered_after_the_auth_reply() {
     let key = test_key();
     let emu = start(&key).await;
     let mut ws = connect(&emu, "").await;
-    send(&mut ws, json!([{"taskType": "authentication", "apiKey": key}])).await;
+    send(
+        &mut ws,
+        json!([{"taskType": "authentication", "apiKey": key}]),
+    )
+    .await;
     send(&mut ws, json!([{"taskType": "ping", "ping": true}])).await;
     assert_eq!(recv(&mut ws).await["data"][0]["taskType"], "authentication");
     assert_eq!(recv(&mut ws).await["data"][0]["pong"], true);
