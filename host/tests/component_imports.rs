@@ -7,8 +7,6 @@
 //! `id, size, payload`; only the top-level import section (id 10) and custom sections (id 0)
 //! matter here, nested modules and components are skipped by size.
 
-use std::path::PathBuf;
-
 /// Interfaces the component may import: `(package/interface prefix, why)`. A prefix ending in
 /// `/` admits every interface of that package.
 const ALLOWED: &[(&str, &str)] = &[
@@ -32,25 +30,10 @@ const ALLOWED: &[(&str, &str)] = &[
     ),
 ];
 
-/// What the component is built from, for the error messages.
-const BUILD_HINT: &str = "cargo build -p runware-guest --target wasm32-wasip2 --profile component";
-
-/// The component under test: `RUNWARE_COMPONENT` if set, else the one the host's build script
-/// builds and embeds.
-// INTEGRATOR: switch to the bytes runware-host embeds once it exposes them.
-fn component_bytes() -> Vec<u8> {
-    let path = std::env::var_os("RUNWARE_COMPONENT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../target/component/wasm32-wasip2/component/runware_guest.wasm")
-        });
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the component at {}: {e} (build it with `{BUILD_HINT}` or set RUNWARE_COMPONENT)",
-            path.display()
-        )
-    })
+/// The component under test: the one runware-host embeds (its build script builds `guest/`, or
+/// embeds the file named by `RUNWARE_COMPONENT` at build time).
+fn component_bytes() -> &'static [u8] {
+    runware_host::EMBEDDED_COMPONENT
 }
 
 /// What a component imports, by kind.
@@ -278,7 +261,7 @@ fn disallowed(info: &ComponentInfo) -> Vec<String> {
 
 #[test]
 fn imports_stay_within_http_io_clocks_random_and_std_cli() {
-    let info = parse_component(&component_bytes()).expect("the component parses");
+    let info = parse_component(component_bytes()).expect("the component parses");
     let names: Vec<&str> = info.imports.iter().map(|(n, _)| n.as_str()).collect();
     println!("component imports:\n  {}", names.join("\n  "));
     assert!(
@@ -300,7 +283,7 @@ fn imports_stay_within_http_io_clocks_random_and_std_cli() {
 
 #[test]
 fn component_carries_name_version_and_description() {
-    let info = parse_component(&component_bytes()).expect("the component parses");
+    let info = parse_component(component_bytes()).expect("the component parses");
     let sections: Vec<&str> = info.custom.iter().map(|(n, _)| n.as_str()).collect();
     let hint = "add them to the component after building it (wasm-metadata `AddMetadata { name, version, description }` \
                 or `wasm-tools metadata add --name --version --description`)";

@@ -27,22 +27,10 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// The component under test: `RUNWARE_COMPONENT` if set, else the one the host's build script
-/// builds and embeds.
-// INTEGRATOR: switch to the bytes runware-host embeds once it exposes them.
-fn component_bytes() -> Vec<u8> {
-    let path = std::env::var_os("RUNWARE_COMPONENT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            workspace().join("target/component/wasm32-wasip2/component/runware_guest.wasm")
-        });
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the component at {}: {e} (build it with `cargo build -p runware-guest \
-             --target wasm32-wasip2 --profile component` or set RUNWARE_COMPONENT)",
-            path.display()
-        )
-    })
+/// The component under test: the one runware-host embeds (its build script builds `guest/`, or
+/// embeds the file named by `RUNWARE_COMPONENT` at build time).
+fn component_bytes() -> &'static [u8] {
+    runware_host::EMBEDDED_COMPONENT
 }
 
 /// An obviously fake key, fresh per test.
