@@ -4,7 +4,8 @@
 //! force a reinstall), starts the emulator in-process with a throwaway key, and runs
 //! `tests/sdk_conformance/conformance.py`, which drives the SDK over REST and over WebSocket:
 //! a model search, a sync (URL and base64) and an async image generation with the images
-//! downloaded and decoded, and the typed errors for a bad width and a bad key. The script prints
+//! downloaded and decoded, the typed errors for a bad width and a bad key, and the utilities
+//! (imageUpload, caption, upscale, removeBackground, promptEnhance, getTaskDetails). The script prints
 //! one JSON line per check; this test asserts every expected check passed, and that the SDK
 //! executed each image task exactly once.
 //!
@@ -30,6 +31,7 @@ const CHECKS: &[&str] = &[
     "imageInference.async",
     "error.invalidWidth",
     "error.invalidApiKey",
+    "utilities",
 ];
 const TRANSPORTS: &[&str] = &["rest", "websocket"];
 
@@ -188,7 +190,7 @@ async fn official_python_sdk_works_against_the_emulator() {
                     failures.push(format!("{check} over {transport}: {}", l["detail"]))
                 }
                 Some(l) => {
-                    if check.starts_with("imageInference")
+                    if (check.starts_with("imageInference") || *check == "utilities")
                         && let Some(t) = l["detail"]["taskUUID"].as_str()
                     {
                         image_tasks.push(t.to_string());
@@ -209,7 +211,7 @@ async fn official_python_sdk_works_against_the_emulator() {
     );
 
     // The SDK submitted each generation exactly once (no double billing from its retries).
-    assert_eq!(image_tasks.len(), 3 * TRANSPORTS.len(), "{report}");
+    assert_eq!(image_tasks.len(), 4 * TRANSPORTS.len(), "{report}");
     for task in &image_tasks {
         assert_eq!(emu.executions(task), 1, "task {task} executions\n{report}");
     }

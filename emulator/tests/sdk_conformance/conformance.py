@@ -289,6 +289,74 @@ async def bad_key(transport: str) -> dict[str, Any]:
     raise CheckFailed("a wrong API key was accepted")
 
 
+async def utilities(transport: str) -> dict[str, Any]:
+    """imageUpload, caption, upscale, removeBackground, promptEnhance and getTaskDetails."""
+    import base64
+
+    async with client(transport) as rw:
+        gen_uuid = str(uuid.uuid4())
+        generated = await rw.run(
+            {
+                "taskType": "imageInference",
+                "taskUUID": gen_uuid,
+                "model": "runware:100@1",
+                "positivePrompt": "snowy winter peaks",
+                "width": 192,
+                "height": 128,
+                "outputFormat": "PNG",
+                "outputType": "base64Data",
+                "deliveryMethod": "sync",
+            }
+        )
+        png = base64.b64decode(generated[0]["imageBase64Data"])
+        uploaded = await rw.image_upload(
+            {"image": "data:image/png;base64," + base64.b64encode(png).decode()}
+        )
+        expect(len(uploaded) == 1, f"imageUpload: {uploaded!r}")
+        image_uuid = uploaded[0].get("imageUUID")
+        expect(isinstance(image_uuid, str) and image_uuid, f"imageUpload: {uploaded!r}")
+
+        captioned = await rw.run(
+            {"taskType": "caption", "inputImage": image_uuid, "model": "runware:150@2"}
+        )
+        text = captioned[0].get("text")
+        expect(isinstance(text, str) and text, f"caption: {captioned!r}")
+
+        upscaled = await rw.run(
+            {
+                "taskType": "upscale",
+                "inputImage": image_uuid,
+                "upscaleFactor": 2,
+                "model": "runware:503@1",
+                "outputFormat": "PNG",
+            }
+        )
+        expect(upscaled[0].get("inputImageUUID") == image_uuid, f"upscale: {upscaled!r}")
+        got = image_size(await download(upscaled[0]["imageURL"]))
+        expect(got == ("PNG", 384, 256), f"upscaled image {got}")
+
+        cut_out = await rw.run(
+            {"taskType": "removeBackground", "inputImage": image_uuid, "model": "runware:109@1"}
+        )
+        got = image_size(await download(cut_out[0]["imageURL"]))
+        expect(got == ("PNG", 192, 128), f"removeBackground default output {got}")
+
+        enhanced = await rw.run(
+            {"taskType": "promptEnhance", "prompt": "a cat", "promptMaxLength": 64, "promptVersions": 1}
+        )
+        expect(
+            isinstance(enhanced[0].get("text"), str) and "cat" in enhanced[0]["text"],
+            f"promptEnhance: {enhanced!r}",
+        )
+
+        details = await rw.get_task_details({"taskUUID": gen_uuid})
+        expect(
+            len(details) == 1 and details[0].get("request", [{}])[0].get("taskUUID") == gen_uuid,
+            f"getTaskDetails: {json.dumps(details)[:300]}",
+        )
+        return {"taskUUID": gen_uuid, "caption": text}
+
+
 CHECKS: list[tuple[str, Callable[[str], Awaitable[dict[str, Any]]]]] = [
     ("modelSearch", model_search),
     ("imageInference.sync", image_sync),
@@ -296,6 +364,7 @@ CHECKS: list[tuple[str, Callable[[str], Awaitable[dict[str, Any]]]]] = [
     ("imageInference.async", image_async),
     ("error.invalidWidth", bad_width),
     ("error.invalidApiKey", bad_key),
+    ("utilities", utilities),
 ]
 
 
