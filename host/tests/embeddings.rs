@@ -33,6 +33,18 @@ fn component_bytes() -> &'static [u8] {
     runware_host::EMBEDDED_COMPONENT
 }
 
+/// How many steps the shared scenario has (each runtime reports one test per step).
+fn scenario_steps() -> usize {
+    let path = workspace().join("examples/scenario.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let scenario: serde_json::Value = serde_json::from_str(&text).expect("scenario.json is JSON");
+    scenario["steps"]
+        .as_array()
+        .map(Vec::len)
+        .expect("scenario.json has a `steps` array")
+}
+
 /// An obviously fake key, fresh per test.
 fn test_key() -> String {
     let nanos = SystemTime::now()
@@ -172,9 +184,10 @@ async fn node_jco_runs_the_scenario() {
     fixture.env(&mut test);
     let output = run(&mut test, "npm test (examples/node)").await;
     let stdout = String::from_utf8_lossy(&output.stdout);
+    let steps = scenario_steps();
     assert!(
-        stdout.contains("# pass 4") && stdout.contains("# fail 0"),
-        "node ran other than the scenario's 4 steps:\n{stdout}"
+        stdout.contains(&format!("# pass {steps}\n")) && stdout.contains("# fail 0\n"),
+        "node did not pass the scenario's {steps} steps:\n{stdout}"
     );
     fixture.check_and_stop("node").await;
 }
@@ -218,9 +231,10 @@ async fn python_wasmtime_py_runs_the_scenario() {
     )
     .await;
     let stderr = String::from_utf8_lossy(&output.stderr);
+    let steps = scenario_steps();
     assert!(
-        stderr.contains("Ran 4 tests") && stderr.contains("\nOK"),
-        "python ran other than the scenario's 4 steps:\n{stderr}"
+        stderr.contains(&format!("Ran {steps} tests")) && stderr.contains("\nOK"),
+        "python did not pass the scenario's {steps} steps:\n{stderr}"
     );
     fixture.check_and_stop("python").await;
 }
