@@ -31,10 +31,12 @@ Output:
 
 Exit codes:
   0  success
-  1  the response holds errors (partial success included: data and errors are both printed)
+  1  the response holds errors that retrying cannot fix (partial success included: data and
+     errors are both printed)
   2  usage or input error (bad flag, malformed file, missing RUNWARE_API_KEY, invalid request),
      detected before any request is sent
-  3  transport failure or deadline after the retries (or the component failed)";
+  3  transport failure, deadline, or a transient failure (HTTP 429/5xx, unreadable answer)
+     still failing after the retries; also a failure of the component itself";
 
 /// The Runware image-generation API from the command line, through a sandboxed WebAssembly
 /// client component.
@@ -413,13 +415,16 @@ fn finish_run(r: Result<RunResult, Error>) -> Result<u8, Fail> {
     }
 }
 
-/// The exit code of a failed call: 2 for a request found invalid before sending, 3 for
-/// transport failures, deadlines and component failures, 1 for errors Runware answered.
+/// The exit code of a failed call: 2 for a request found invalid before sending; 3 for
+/// transport failures, deadlines, transient failures still failing after the retries (HTTP
+/// 5xx, rate limits, unreadable answers) and component failures; 1 for the errors Runware
+/// answered that retrying cannot fix.
 fn exit_code(e: &Error) -> u8 {
     match e {
         Error::Api { kind, detail } => match kind {
             ErrorKind::InvalidRequest if detail.attempts == 0 => exit::USAGE,
             ErrorKind::Transport | ErrorKind::Timeout => exit::TRANSPORT,
+            _ if detail.retryable => exit::TRANSPORT,
             _ => exit::RESPONSE_ERRORS,
         },
         _ => exit::TRANSPORT,
