@@ -299,6 +299,22 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
         .filter_map(|t| t.get("taskUUID")?.as_str().map(str::to_string))
         .collect();
 
+    // The key (checked below, after the envelope), so that the log is right even for faulted requests.
+    let key = match bearer_key {
+        Some(k) => Some(k),
+        None => task_list
+            .first()
+            .filter(|t| t.get("taskType").and_then(Value::as_str) == Some("authentication"))
+            .map(|t| {
+                log.auth = AuthKind::Task;
+                t.get("apiKey")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            }),
+    };
+    log.key_valid = key.as_deref().is_some_and(|k| shared.key_valid(k));
+
     // 2. Faults that reject the request before processing.
     let fault = shared.pick_fault(&task_types);
     log.fault = fault.as_ref().map(|f| f.1.clone());
@@ -342,19 +358,6 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
     };
 
     // 4. Authentication: the Bearer header, else a leading authentication task.
-    let key = match bearer_key {
-        Some(k) => Some(k),
-        None => tasks
-            .first()
-            .filter(|t| t.get("taskType").and_then(Value::as_str) == Some("authentication"))
-            .map(|t| {
-                log.auth = AuthKind::Task;
-                t.get("apiKey")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            }),
-    };
     let key = match key {
         None => {
             return finish(
@@ -376,7 +379,6 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
         }
         Some(k) => k,
     };
-    log.key_valid = true;
 
     // 5. The tasks, independently.
     let (task_error, task_error_type) = match &fault {
