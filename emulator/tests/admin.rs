@@ -90,7 +90,10 @@ async fn admin_endpoints() {
     assert_eq!(log.len(), 2);
     assert_eq!(log[0]["status"], 503);
     assert_eq!(log[0]["fault"], "httpStatus:503");
-    assert_eq!(log[0]["keyValid"], true, "the key is checked for the log even when faulted");
+    assert_eq!(
+        log[0]["keyValid"], true,
+        "the key is checked for the log even when faulted"
+    );
     assert_eq!(log[1]["method"], "POST");
     assert_eq!(log[1]["path"], "/v1");
     assert_eq!(log[1]["auth"], "bearer");
