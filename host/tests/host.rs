@@ -615,3 +615,52 @@ async fn warm_up_instantiates_without_sending() {
     }
     emu.stop().await;
 }
+
+/// A loopback port with nothing listening (bound, then released).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn cli_transport_failure_exits_3() {
+    let base = format!("http://127.0.0.1:{}/v1", closed_port());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_runware"))
+        .args(["--base-url", &base, "--max-retries", "0", "--timeout", "20"])
+        .args(["model-search", "--search", "flux"])
+        .env("RUNWARE_API_KEY", test_key("transport"))
+        .env("RUNWARE_CACHE_DIR", shared_cache_dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is JSON: {e}"));
+    assert_eq!(
+        json["errors"][0]["code"], "transportError",
+        "the error is on stdout too: {json}"
+    );
+}
+
+#[test]
+fn cli_dry_run_needs_no_key_and_sends_nothing() {
+    let base = format!("http://127.0.0.1:{}/v1", closed_port());
+    let out = cli(
+        &[
+            "--base-url",
+            &base,
+            "text-to-image",
+            "--prompt",
+            "a lighthouse",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is JSON: {e}"));
+    assert_eq!(json[0]["taskType"], "imageInference", "{json}");
+    assert_eq!(json[0]["positivePrompt"], "a lighthouse", "{json}");
+}
