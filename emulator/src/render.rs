@@ -415,8 +415,10 @@ fn ridge(
     // Horizontal coordinates in units of the image height, so shapes keep their aspect.
     let scale = 1.0 / hf;
     let mut tops = Vec::with_capacity(w);
-    // Trees: a pine every `spacing` pixels, with its own height and jitter.
-    let spacing = (hf * 0.022).max(3.0);
+    // Trees: a pine every `spacing` pixels, with its own height and jitter, sized by the shorter
+    // side so tall images do not get giant trees.
+    let short = hf.min(w as f32);
+    let spacing = (short * 0.022).max(3.0);
     for x in 0..w {
         let u = x as f32 * scale;
         let n = fbm1(u * roughness + 11.0, 6, 0.5, salt);
@@ -429,7 +431,7 @@ fn ridge(
                 let c = cell as i32 + k;
                 let jitter = lattice(c, 1, salt ^ 0x5151);
                 let centre = (c as f32 + 0.5 + (jitter - 0.5) * 0.8) * spacing;
-                let height = (0.03 + 0.05 * lattice(c, 2, salt ^ 0x7373)) * hf;
+                let height = (0.03 + 0.05 * lattice(c, 2, salt ^ 0x7373)) * short;
                 let half_width = height * 0.28;
                 let d = (x as f32 - centre).abs();
                 if d < half_width {
@@ -481,7 +483,13 @@ fn paint(prompt: &str, seed: u64, w: usize, h: usize) -> Canvas {
     let horizon_y = scene.horizon_v * hf;
 
     // 1. Sky: a vertical gradient per row, the sun's glow, clouds, stars.
-    let (sun_x, sun_y, sun_r) = (scene.sun_u * w as f32, scene.sun_v * hf, scene.sun_r * hf);
+    // Round things (the sun, trees) scale with the shorter side, so tall images keep them small.
+    let short = hf.min(w as f32);
+    let (sun_x, sun_y, sun_r) = (
+        scene.sun_u * w as f32,
+        scene.sun_v * hf,
+        scene.sun_r * short,
+    );
     let glow_r2 = (sun_r * 4.0) * (sun_r * 4.0);
     let glow_strength = match scene.time {
         Time::Day => 0.35,
