@@ -664,3 +664,35 @@ fn cli_dry_run_needs_no_key_and_sends_nothing() {
     assert_eq!(json[0]["taskType"], "imageInference", "{json}");
     assert_eq!(json[0]["positivePrompt"], "a lighthouse", "{json}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_between_bytes_timeout_from_the_options_trips_on_a_stalled_body() {
+    let key = test_key("stall");
+    let emu = Emulator::builder()
+        .api_key(&key)
+        .fault(runware_emulator::FaultRule::new(
+            runware_emulator::Fault::StalledBody,
+        ))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let client = Client::new(
+        &runtime(),
+        ClientConfig {
+            between_bytes_timeout: Some(Duration::from_millis(300)),
+            max_retries: Some(0),
+            ..config(&emu, Some(&key))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = client.model_search(&search()).await.err();
+    eprintln!("stalled body: {err:?}");
+    assert!(
+        matches!(
+            err.as_ref().and_then(Error::kind),
+            Some(ErrorKind::Transport | ErrorKind::Timeout)
+        ),
+        "{err:?}"
+    );
+    emu.stop().await;
+}
