@@ -15,7 +15,6 @@ use wasmtime::{LinearMemory, MemoryCreator, MemoryType};
 const ALIGN: usize = 65536;
 
 /// Scans every linear memory when it is freed for any of the given byte strings.
-#[derive(Debug)]
 pub struct MemoryProbe {
     needles: Vec<Vec<u8>>,
     state: Mutex<ProbeState>,
@@ -35,6 +34,16 @@ pub struct ProbeReport {
 #[derive(Debug, Default)]
 struct ProbeState {
     report: ProbeReport,
+}
+
+impl std::fmt::Debug for MemoryProbe {
+    // The needles are secrets: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryProbe")
+            .field("needles", &self.needles.len())
+            .field("report", &self.report())
+            .finish()
+    }
 }
 
 impl MemoryProbe {
