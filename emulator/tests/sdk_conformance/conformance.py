@@ -357,6 +357,68 @@ async def utilities(transport: str) -> dict[str, Any]:
         return {"taskUUID": gen_uuid, "caption": text}
 
 
+ADMIN_URL = HTTP_URL.rsplit("/v1", 1)[0] + "/__emulator"
+
+
+async def admin(method: str, path: str, body: Any = None) -> Any:
+    """Calls the emulator's admin API (no key needed)."""
+    async with aiohttp.ClientSession() as session:
+        async with session.request(
+            method, f"{ADMIN_URL}/{path}", json=body, timeout=aiohttp.ClientTimeout(total=10)
+        ) as resp:
+            expect(resp.status in (200, 201), f"admin {method} {path}: HTTP {resp.status}")
+            return await resp.json()
+
+
+async def async_processing(transport: str) -> dict[str, Any]:
+    """An async task that stays `processing` for a while: the SDK must keep polling."""
+    task_uuid = str(uuid.uuid4())
+    await admin("PUT", "async-delay", {"ms": 1500})
+    try:
+        async with client(transport) as rw:
+            items = await rw.run(
+                {
+                    "taskType": "imageInference",
+                    "taskUUID": task_uuid,
+                    "model": "runware:101@1",
+                    "positivePrompt": "misty mountains",
+                    "width": 128,
+                    "height": 128,
+                    "numberResults": 2,
+                    "outputFormat": "PNG",
+                    "deliveryMethod": "async",
+                }
+            )
+    finally:
+        await admin("PUT", "async-delay", {"ms": 0})
+    detail = await check_images(items, task_uuid=task_uuid, count=2, fmt="PNG", width=128, height=128)
+    log = await admin("GET", "log")
+    polls = [r for r in log if task_uuid in r.get("taskUuids", []) and '"getResponse"' in r.get("body", "")]
+    expect(len(polls) >= 2, f"the SDK polled {len(polls)} times while the task was processing")
+    detail["polls"] = len(polls)
+    return detail
+
+
+async def retry_after_503(transport: str) -> dict[str, Any]:
+    """A 503 on the first attempt: the REST SDK retries the same task once, and it runs once."""
+    task_uuid = str(uuid.uuid4())
+    await admin(
+        "POST",
+        "faults",
+        {"fault": {"kind": "httpStatus", "status": 503}, "taskType": "modelSearch", "firstRequests": 1},
+    )
+    try:
+        async with client(transport) as rw:
+            found = await rw.model_search({"taskUUID": task_uuid, "search": "sdxl", "limit": 3})
+    finally:
+        await admin("DELETE", "faults")
+    expect(found and found[0].get("totalResults", 0) >= 1, f"modelSearch after a retry: {found!r}")
+    log = await admin("GET", "log")
+    statuses = [r.get("status") for r in log if task_uuid in r.get("taskUuids", [])]
+    expect(statuses == [503, 200], f"statuses for the task: {statuses}")
+    return {"taskUUID": task_uuid, "statuses": statuses}
+
+
 CHECKS: list[tuple[str, Callable[[str], Awaitable[dict[str, Any]]]]] = [
     ("modelSearch", model_search),
     ("imageInference.sync", image_sync),
@@ -365,6 +427,11 @@ CHECKS: list[tuple[str, Callable[[str], Awaitable[dict[str, Any]]]]] = [
     ("error.invalidWidth", bad_width),
     ("error.invalidApiKey", bad_key),
     ("utilities", utilities),
+    ("imageInference.async.processing", async_processing),
+]
+# HTTP-level faults concern REST only (the WebSocket path has no HTTP status per task).
+REST_ONLY_CHECKS: list[tuple[str, Callable[[str], Awaitable[dict[str, Any]]]]] = [
+    ("retry.http503", retry_after_503),
 ]
 
 
@@ -373,7 +440,7 @@ async def main() -> int:
     print(json.dumps({"sdk": "runware-sdk", "version": version, "transports": TRANSPORTS}), flush=True)
     failed = passed = 0
     for transport in TRANSPORTS:
-        for name, check in CHECKS:
+        for name, check in CHECKS + (REST_ONLY_CHECKS if transport == "rest" else []):
             start = time.monotonic()
             line: dict[str, Any] = {"check": name, "transport": transport}
             try:
