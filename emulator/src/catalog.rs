@@ -21,7 +21,6 @@
 //! assert_eq!(page.results.len(), 5);
 //! ```
 
-use std::cmp::Ordering;
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
@@ -1091,15 +1090,16 @@ pub fn len() -> usize {
     entries().len()
 }
 
-/// Orders two JSON models by name (used by tests and callers that re-sort a page).
-pub fn cmp_by_name(a: &Value, b: &Value) -> Ordering {
-    let name = |v: &Value| v["name"].as_str().unwrap_or_default().to_lowercase();
-    name(a).cmp(&name(b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cmp::Ordering;
+
+    /// Orders two JSON models by name, as the ranking does within one score.
+    fn cmp_by_name(a: &Value, b: &Value) -> Ordering {
+        let name = |v: &Value| v["name"].as_str().unwrap_or_default().to_lowercase();
+        name(a).cmp(&name(b))
+    }
 
     fn q() -> SearchQuery {
         SearchQuery {

@@ -11,6 +11,12 @@ Prints one JSON object per line and per check:
     {"check": "...", "transport": "rest"|"websocket", "ok": true|false, "detail": ..., "seconds": ...}
 then a summary line {"summary": {"passed": N, "failed": M}}; exits 1 when any check failed.
 The API key is never printed: any text that could contain it is redacted.
+
+To run it by hand against a running emulator (after the Rust test created the venv):
+
+    runware-emulator --port 8080 --api-key "test-$RANDOM" &   # or `runware emulate`
+    RUNWARE_EMULATOR_HTTP=http://127.0.0.1:8080/v1 RUNWARE_EMULATOR_WS=ws://127.0.0.1:8080/v1 \
+    RUNWARE_EMULATOR_KEY=<that key> target/sdk-venv/bin/python emulator/tests/sdk_conformance/conformance.py
 """
 
 from __future__ import annotations
