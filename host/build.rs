@@ -78,6 +78,7 @@ fn run() -> Result<(), String> {
         }
     };
 
+    let wasm = add_metadata(&wasm)?;
     let dest = out_dir.join("runware_client.wasm");
     // Rewrite only on change, so an unchanged component does not recompile the host.
     if std::fs::read(&dest).ok().as_deref() != Some(wasm.as_slice()) {
@@ -91,6 +92,21 @@ fn run() -> Result<(), String> {
     }
     println!("cargo::rustc-env=RUNWARE_COMPONENT_SHA256={hex}");
     Ok(())
+}
+
+/// Names the component and gives it the package's version and description (the custom sections
+/// `wasm-tools metadata add` writes), so a registry or runtime can tell what it is.
+fn add_metadata(wasm: &[u8]) -> Result<Vec<u8>, String> {
+    use wasm_metadata::{AddMetadata, AddMetadataField, Description, Version};
+    let mut metadata = AddMetadata::default();
+    metadata.name = AddMetadataField::Set("runware-client".to_owned());
+    metadata.version = AddMetadataField::Set(Version::new(env_var("CARGO_PKG_VERSION")?));
+    metadata.description = AddMetadataField::Set(Description::new(
+        "Runware API client as a WebAssembly component (wasi:http)",
+    ));
+    metadata
+        .to_wasm(wasm)
+        .map_err(|e| format!("cannot add metadata to the component: {e}"))
 }
 
 fn env_var(name: &str) -> Result<String, String> {
