@@ -89,7 +89,8 @@ pub enum Fault {
     TruncatedBody,
     /// Process the tasks and answer 200 with a body that is not JSON.
     NonJsonBody,
-    /// Process the tasks and answer JSON with wrong types (e.g. `"data": "oops"`, numbers as strings).
+    /// Process the tasks and answer JSON with wrong types: in data items numbers and booleans become
+    /// strings and strings become numbers (so `taskUUID` is a number); `"data": "oops"` when empty.
     WrongTypes,
     /// Process the tasks and answer with a valid-looking body of this many bytes (padding).
     OversizedBody {

@@ -466,7 +466,7 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
         Some(Fault::WrongTypes) => {
             match body.get_mut("data") {
                 Some(Value::Array(items)) if !items.is_empty() => {
-                    items.iter_mut().for_each(stringify_scalars)
+                    items.iter_mut().for_each(swap_scalar_types)
                 }
                 _ => body["data"] = json!("oops"),
             }
@@ -483,14 +483,17 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
     }
 }
 
-/// Numbers and booleans become strings, recursively (the `wrongTypes` fault).
-fn stringify_scalars(v: &mut Value) {
+/// Numbers and booleans become strings and strings become numbers (their length), recursively
+/// (the `wrongTypes` fault): `"seed":"5"` is the lenient kind a client may accept, while a numeric
+/// `taskUUID` cannot be routed by any client.
+fn swap_scalar_types(v: &mut Value) {
     match v {
         Value::Number(n) => *v = json!(n.to_string()),
         Value::Bool(b) => *v = json!(b.to_string()),
-        Value::Array(a) => a.iter_mut().for_each(stringify_scalars),
-        Value::Object(o) => o.values_mut().for_each(stringify_scalars),
-        _ => {}
+        Value::String(s) => *v = json!(s.len()),
+        Value::Array(a) => a.iter_mut().for_each(swap_scalar_types),
+        Value::Object(o) => o.values_mut().for_each(swap_scalar_types),
+        Value::Null => {}
     }
 }
 

@@ -339,12 +339,16 @@ async fn body_mangling_faults() {
     assert!(serde_json::from_slice::<Value>(&a.bytes).is_err());
     assert_eq!(emu.executions(&id), 1);
     emu.clear_faults();
-    // Wrong types: numbers and booleans as strings.
+    // Wrong types: numbers and booleans as strings, strings as numbers.
     emu.add_fault(FaultRule::new(Fault::WrongTypes).first_requests(1));
     let v = post_task(&emu, &key, with(image_task(&tid()), json!({"seed": 5})))
         .await
         .json();
     assert_eq!(v["data"][0]["seed"], "5");
+    assert_eq!(
+        v["data"][0]["taskUUID"], 36,
+        "a taskUUID no client can route"
+    );
     emu.clear_faults();
     emu.add_fault(FaultRule::new(Fault::WrongTypes).first_requests(1));
     let v = post_task(&emu, &key, with(image_task(&tid()), json!({"width": 3})))
