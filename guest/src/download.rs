@@ -2,7 +2,7 @@
 //! and size cap.
 
 use crate::error::{ClientError, ErrorKind, status_error, status_retryable};
-use crate::machine::{Action, Event, Method, Timeouts, TransportKind};
+use crate::machine::{Action, Event, Method, Timeouts};
 use crate::options::{Options, Url};
 use crate::retry::{Entropy, backoff_delay_ms, parse_retry_after};
 
@@ -127,8 +127,7 @@ impl Download {
             Event::Slept => (self.next_action(now_ms), "no answer".to_string()),
             Event::TransportError { kind, message } => {
                 let message = message.lines().next().unwrap_or_default().to_string();
-                let err = ClientError::new(ErrorKind::Transport, "transportError", message.clone())
-                    .retryable(kind != TransportKind::Denied);
+                let err = kind.error(&message);
                 (
                     self.retry_or_fail(err, None, now_ms, rng),
                     format!("transport error: {message}"),

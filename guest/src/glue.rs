@@ -48,6 +48,8 @@ fn first_line(text: &str) -> String {
 fn code_event(code: &ErrorCode) -> Event {
     let kind = match code {
         ErrorCode::HttpRequestDenied => TransportKind::Denied,
+        // The host's own cap on response bodies: retrying would only fetch the same body again.
+        ErrorCode::HttpResponseBodySize(_) => TransportKind::TooLarge,
         ErrorCode::ConnectionTimeout
         | ErrorCode::ConnectionReadTimeout
         | ErrorCode::ConnectionWriteTimeout

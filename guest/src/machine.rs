@@ -89,8 +89,36 @@ pub enum TransportKind {
     Timeout,
     /// The connection failed, was refused or reset, or the body broke off.
     Connection,
+    /// The host refused a response body over its size cap: not retryable.
+    TooLarge,
     /// Anything else from the HTTP stack.
     Other,
+}
+
+impl TransportKind {
+    /// The error a request that failed this way ends in.
+    pub fn error(self, message: &str) -> ClientError {
+        let what = match self {
+            TransportKind::Denied => "the host refused the request",
+            TransportKind::Timeout => "the request timed out",
+            TransportKind::Connection => "the connection failed",
+            TransportKind::TooLarge => {
+                return ClientError::new(
+                    ErrorKind::Server,
+                    "responseTooLarge",
+                    format!("the host refused a response body over its size cap: {message}"),
+                )
+                .retryable(false);
+            }
+            TransportKind::Other => "the request failed",
+        };
+        ClientError::new(
+            ErrorKind::Transport,
+            "transportError",
+            format!("{what}: {message}"),
+        )
+        .retryable(self != TransportKind::Denied)
+    }
 }
 
 /// What happened since the last action.
@@ -600,19 +628,7 @@ impl Call {
         now: u64,
         rng: &mut dyn Entropy,
     ) {
-        let retryable = kind != TransportKind::Denied;
-        let what = match kind {
-            TransportKind::Denied => "the host refused the request",
-            TransportKind::Timeout => "the request timed out",
-            TransportKind::Connection => "the connection failed",
-            TransportKind::Other => "the request failed",
-        };
-        let err = ClientError::new(
-            ErrorKind::Transport,
-            "transportError",
-            format!("{what}: {message}"),
-        )
-        .retryable(retryable);
+        let err = kind.error(message);
         self.round_failure(round, &err, None, &BTreeSet::new(), now, rng);
     }
 
@@ -749,13 +765,33 @@ impl Call {
             return;
         }
         // A non-retryable status: route its error items; tasks without an item get the status error.
-        let err = status_error(status);
+        let mut err = status_error(status);
         let mut handled = match parsed {
             Ok(p) => self.correlate(round, p, Some(status), now, rng),
-            Err(_) => BTreeSet::new(),
+            Err(why) => {
+                err.detail.message = format!(
+                    "HTTP status {status}, and the body could not be read as a Runware answer: {why}"
+                );
+                BTreeSet::new()
+            }
         };
         self.settle(round, &mut handled, false, now);
         self.round_failure(round, &err, None, &handled, now, rng);
+    }
+
+    /// The taskUUID of the only task of `task_type` in `round` still short of results.
+    fn sole_unfinished_of_type(&self, round: &Round, task_type: Option<&str>) -> Option<String> {
+        let task_type = task_type?;
+        let mut matching = round
+            .slots
+            .iter()
+            .filter_map(|&i| self.slots.get(i))
+            .filter(|s| {
+                s.task_type == task_type
+                    && u32::try_from(s.results.len()).unwrap_or(u32::MAX) < s.expected
+            });
+        let only = matching.next()?;
+        matching.next().is_none().then(|| only.uuid.clone())
     }
 
     fn find_slot(&self, uuid: &str) -> Option<usize> {
@@ -791,10 +827,21 @@ impl Call {
                 s.pending_now = false;
             }
         }
-        for item in parsed.data {
-            let Some(uuid) = item_task_uuid(&item).map(str::to_string) else {
-                self.push_merged(&item);
-                continue;
+        for mut item in parsed.data {
+            let uuid = match item_task_uuid(&item) {
+                Some(uuid) => uuid.to_string(),
+                // Runware answers some tasks (`ping`) without a taskUUID: such an item belongs
+                // to the one unfinished task of its taskType in this request, if there is one.
+                None => match self.sole_unfinished_of_type(round, str_field(&item, "taskType")) {
+                    Some(uuid) => {
+                        item.insert("taskUUID".to_string(), Value::String(uuid.clone()));
+                        uuid
+                    }
+                    None => {
+                        self.push_merged(&item);
+                        continue;
+                    }
+                },
             };
             let Some(i) = self.find_slot(&uuid) else {
                 self.push_merged(&item);

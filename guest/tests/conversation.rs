@@ -354,6 +354,59 @@ fn an_oversized_response_is_not_retried() {
 }
 
 #[test]
+fn a_body_the_host_refused_as_too_large_is_not_retried() {
+    let call = Call::run(&opts(), vec![image_task("a", 1)], 1000);
+    let run = drive(call, |_, _| Event::TransportError {
+        kind: TransportKind::TooLarge,
+        message: "HttpResponseBodySize(Some(1000))".into(),
+    });
+    assert_eq!(run.requests.len(), 1);
+    let e = run.result.unwrap_err();
+    assert_eq!(
+        (e.kind, e.detail.code.as_str(), e.detail.retryable),
+        (ErrorKind::Server, "responseTooLarge", false)
+    );
+}
+
+#[test]
+fn an_item_without_task_uuid_belongs_to_the_only_task_of_its_type() {
+    let ping = task(json!({"taskType":"ping","taskUUID":"p","ping":true}));
+    let search = task(json!({"taskType":"modelSearch","taskUUID":"s"}));
+    let call = Call::run(&opts(), vec![ping, search], 1000);
+    let run = drive(call, |_, _| {
+        ok(json!({"data":[
+            {"taskType":"ping","pong":true},
+            {"taskType":"modelSearch","taskUUID":"s","results":[],"totalResults":0}
+        ]}))
+    });
+    let (o, requests, _) = outcome(run);
+    assert_eq!(requests.len(), 1);
+    assert!(o.tasks.iter().all(|t| t.status == TaskStatus::Success));
+    assert_eq!(
+        merged(&o)["data"][0]["taskUUID"],
+        "p",
+        "the item is tied to its task"
+    );
+
+    // Two unfinished tasks of that type: the item cannot be placed, so both lack a result.
+    let pings = vec![
+        task(json!({"taskType":"ping","taskUUID":"p1","ping":true})),
+        task(json!({"taskType":"ping","taskUUID":"p2","ping":true})),
+    ];
+    let run = drive(Call::run(&opts(), pings, 1000), |_, _| {
+        ok(json!({"data":[{"taskType":"ping","pong":true}]}))
+    });
+    let (o, _, _) = outcome(run);
+    for t in &o.tasks {
+        assert_eq!(t.status, TaskStatus::Failed);
+        assert_eq!(
+            t.error.as_ref().map(|e| e.detail.code.as_str()),
+            Some("missingResult")
+        );
+    }
+}
+
+#[test]
 fn a_denied_request_is_a_transport_error_without_retry() {
     let call = Call::run(&opts(), vec![image_task("a", 1)], 1000);
     let run = drive(call, |_, _| Event::TransportError {
