@@ -8,7 +8,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use runware_emulator::{Emulator, EmulatorBuilder, EmulatorHandle, Fault, FaultRule, LoggedRequest};
+use runware_emulator::{
+    Emulator, EmulatorBuilder, EmulatorHandle, Fault, FaultRule, LoggedRequest,
+};
 use serde_json::{Value, json};
 
 /// A running emulator, its key, and a way to run the CLI against it.
@@ -29,8 +31,12 @@ struct Run {
 impl Run {
     /// stdout parsed as JSON.
     fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// The `data` items of the JSON response.
@@ -40,7 +46,10 @@ impl Run {
 
     /// The `errors` items of the JSON response.
     fn errors(&self) -> Vec<Value> {
-        self.json()["errors"].as_array().cloned().unwrap_or_default()
+        self.json()["errors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     #[track_caller]
@@ -65,7 +74,11 @@ fn fresh_key() -> String {
 /// A random-enough suffix without pulling a UUID crate into the test.
 fn uuid_like() -> String {
     use std::hash::{BuildHasher, RandomState};
-    format!("{:016x}{:016x}", RandomState::new().hash_one(1u8), RandomState::new().hash_one(2u8))
+    format!(
+        "{:016x}{:016x}",
+        RandomState::new().hash_one(1u8),
+        RandomState::new().hash_one(2u8)
+    )
 }
 
 impl Harness {
@@ -119,7 +132,10 @@ impl Harness {
         assert!(!run.stdout.contains(&self.key), "key printed on stdout");
         assert!(!run.stderr.contains(&self.key), "key printed on stderr");
         for entry in self.emulator.request_log() {
-            assert!(!entry.body.contains(&self.key), "key in a request body: {entry:?}");
+            assert!(
+                !entry.body.contains(&self.key),
+                "key in a request body: {entry:?}"
+            );
         }
     }
 
@@ -135,7 +151,10 @@ impl Harness {
     /// `POST /v1` requests whose body holds a task of this type.
     fn posts_with(&self, task_type: &str) -> Vec<LoggedRequest> {
         let needle = format!("\"{task_type}\"");
-        self.posts().into_iter().filter(|r| r.body.contains(&needle)).collect()
+        self.posts()
+            .into_iter()
+            .filter(|r| r.body.contains(&needle))
+            .collect()
     }
 }
 
@@ -165,7 +184,9 @@ fn image_task(extra: Value) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn model_search_returns_a_page_of_the_catalog() {
     let h = Harness::start().await;
-    let run = h.run(&["model-search", "--search", "flux", "--limit", "3"]).await;
+    let run = h
+        .run(&["model-search", "--search", "flux", "--limit", "3"])
+        .await;
     run.assert_code(0);
     let data = run.data();
     assert_eq!(data.len(), 1, "one modelSearch item: {}", run.stdout);
@@ -184,18 +205,33 @@ async fn text_to_image_saves_every_image_under_its_uuid() {
     let out_dir = out.path().to_string_lossy().into_owned();
     let run = h
         .run(&[
-            "text-to-image", "--prompt", "a small airship over a forest", "--width", "256", "--height", "256",
-            "--number-results", "2", "--output-format", "png", "--out", &out_dir,
+            "text-to-image",
+            "--prompt",
+            "a small airship over a forest",
+            "--width",
+            "256",
+            "--height",
+            "256",
+            "--number-results",
+            "2",
+            "--output-format",
+            "png",
+            "--out",
+            &out_dir,
         ])
         .await;
     run.assert_code(0);
     let data = run.data();
     assert_eq!(data.len(), 2, "{}", run.stdout);
-    assert_eq!(data[0]["taskUUID"], data[1]["taskUUID"], "one task, two results");
+    assert_eq!(
+        data[0]["taskUUID"], data[1]["taskUUID"],
+        "one task, two results"
+    );
     assert_ne!(data[0]["imageUUID"], data[1]["imageUUID"]);
     for item in &data {
         let uuid = item["imageUUID"].as_str().expect("imageUUID");
-        let bytes = std::fs::read(out.path().join(format!("{uuid}.png"))).expect("image saved as <imageUUID>.png");
+        let bytes = std::fs::read(out.path().join(format!("{uuid}.png")))
+            .expect("image saved as <imageUUID>.png");
         assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG file");
     }
     assert_eq!(h.posts().len(), 1, "one request for one task");
@@ -205,7 +241,16 @@ async fn text_to_image_saves_every_image_under_its_uuid() {
 async fn dry_run_prints_the_task_and_sends_nothing() {
     let h = Harness::start().await;
     let run = h
-        .run(&["text-to-image", "--prompt", "a red kite", "--seed", "42", "--steps", "12", "--dry-run"])
+        .run(&[
+            "text-to-image",
+            "--prompt",
+            "a red kite",
+            "--seed",
+            "42",
+            "--steps",
+            "12",
+            "--dry-run",
+        ])
         .await;
     run.assert_code(0);
     let tasks = run.json();
@@ -236,8 +281,14 @@ async fn raw_runs_a_mixed_batch_and_fills_missing_task_uuids() {
     let run = h.run(&["raw", &file]).await;
     run.assert_code(0);
     let data = run.data();
-    let images: Vec<_> = data.iter().filter(|d| d["taskType"] == "imageInference").collect();
-    let searches: Vec<_> = data.iter().filter(|d| d["taskType"] == "modelSearch").collect();
+    let images: Vec<_> = data
+        .iter()
+        .filter(|d| d["taskType"] == "imageInference")
+        .collect();
+    let searches: Vec<_> = data
+        .iter()
+        .filter(|d| d["taskType"] == "modelSearch")
+        .collect();
     assert_eq!(images.len(), 2, "{}", run.stdout);
     assert_eq!(searches.len(), 1, "{}", run.stdout);
     assert_ne!(images[0]["taskUUID"], searches[0]["taskUUID"]);
@@ -263,7 +314,12 @@ async fn raw_reads_one_task_from_stdin() {
     drop(stdin);
     let output = child.wait_with_output().await.expect("wait");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let value: Value = serde_json::from_str(&stdout).expect("json");
     assert_eq!(value["data"][0]["taskType"], "ping");
 }
@@ -271,22 +327,40 @@ async fn raw_reads_one_task_from_stdin() {
 #[tokio::test(flavor = "multi_thread")]
 async fn poll_reports_an_earlier_task() {
     let h = Harness::start().await;
-    let first = h.run(&["text-to-image", "--prompt", "a quiet harbour", "--width", "256", "--height", "256"]).await;
+    let first = h
+        .run(&[
+            "text-to-image",
+            "--prompt",
+            "a quiet harbour",
+            "--width",
+            "256",
+            "--height",
+            "256",
+        ])
+        .await;
     first.assert_code(0);
-    let task_uuid = first.data()[0]["taskUUID"].as_str().expect("taskUUID").to_owned();
+    let task_uuid = first.data()[0]["taskUUID"]
+        .as_str()
+        .expect("taskUUID")
+        .to_owned();
 
     let poll = h.run(&["poll", &task_uuid]).await;
     poll.assert_code(0);
     let data = poll.data();
     assert!(
-        data.iter().any(|d| d["taskUUID"] == task_uuid.as_str() && d["imageUUID"].is_string()),
+        data.iter()
+            .any(|d| d["taskUUID"] == task_uuid.as_str() && d["imageUUID"].is_string()),
         "{}",
         poll.stdout
     );
 
     let wait = h.run(&["poll", &task_uuid, "--wait"]).await;
     wait.assert_code(0);
-    assert!(wait.data().iter().any(|d| d["taskUUID"] == task_uuid.as_str()));
+    assert!(
+        wait.data()
+            .iter()
+            .any(|d| d["taskUUID"] == task_uuid.as_str())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -294,7 +368,14 @@ async fn embedded_emulator_generates_an_image_without_a_key() {
     let out = tempfile::tempdir().expect("tempdir");
     let out_dir = out.path().to_string_lossy().into_owned();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_runware"))
-        .args(["--emulator", "text-to-image", "--prompt", "a small airship over a forest", "--out", &out_dir])
+        .args([
+            "--emulator",
+            "text-to-image",
+            "--prompt",
+            "a small airship over a forest",
+            "--out",
+            &out_dir,
+        ])
         .env("RUNWARE_CACHE_DIR", cache_dir())
         .env_remove("RUNWARE_API_KEY")
         .env_remove("RUNWARE_BASE_URL")
@@ -302,7 +383,12 @@ async fn embedded_emulator_generates_an_image_without_a_key() {
         .await
         .expect("run");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let saved = std::fs::read_dir(out.path()).expect("out dir").count();
     assert_eq!(saved, 1, "one image saved");
 }
@@ -328,7 +414,9 @@ async fn results_in_reverse_order_are_matched_by_task_uuid() {
     assert_eq!(data.len(), 5, "{}", run.stdout);
     let mut per_task = std::collections::HashMap::<String, usize>::new();
     for item in &data {
-        *per_task.entry(item["taskUUID"].as_str().expect("uuid").to_owned()).or_default() += 1;
+        *per_task
+            .entry(item["taskUUID"].as_str().expect("uuid").to_owned())
+            .or_default() += 1;
     }
     let mut counts: Vec<_> = per_task.values().copied().collect();
     counts.sort_unstable();
@@ -346,31 +434,98 @@ async fn every_retryable_fault_is_retried_then_succeeds() {
     let rejected_before_running = 2;
     let lost_after_running = 3;
     let faults = [
-        (Fault::HttpStatus { status: 429, retry_after: None }, rejected_before_running),
-        (Fault::HttpStatus { status: 500, retry_after: None }, rejected_before_running),
-        (Fault::HttpStatus { status: 502, retry_after: None }, rejected_before_running),
-        (Fault::HttpStatus { status: 503, retry_after: None }, rejected_before_running),
-        (Fault::HttpStatus { status: 504, retry_after: None }, rejected_before_running),
-        (Fault::TaskError { code: "timeoutProvider".into() }, rejected_before_running),
-        (Fault::TaskError { code: "providerRateLimitExceeded".into() }, rejected_before_running),
-        (Fault::TaskError { code: "inferenceError".into() }, rejected_before_running),
+        (
+            Fault::HttpStatus {
+                status: 429,
+                retry_after: None,
+            },
+            rejected_before_running,
+        ),
+        (
+            Fault::HttpStatus {
+                status: 500,
+                retry_after: None,
+            },
+            rejected_before_running,
+        ),
+        (
+            Fault::HttpStatus {
+                status: 502,
+                retry_after: None,
+            },
+            rejected_before_running,
+        ),
+        (
+            Fault::HttpStatus {
+                status: 503,
+                retry_after: None,
+            },
+            rejected_before_running,
+        ),
+        (
+            Fault::HttpStatus {
+                status: 504,
+                retry_after: None,
+            },
+            rejected_before_running,
+        ),
+        (
+            Fault::TaskError {
+                code: "timeoutProvider".into(),
+            },
+            rejected_before_running,
+        ),
+        (
+            Fault::TaskError {
+                code: "providerRateLimitExceeded".into(),
+            },
+            rejected_before_running,
+        ),
+        (
+            Fault::TaskError {
+                code: "inferenceError".into(),
+            },
+            rejected_before_running,
+        ),
         (Fault::ResetAfterAccept, lost_after_running),
         (Fault::TruncatedBody, lost_after_running),
         (Fault::NonJsonBody, lost_after_running),
         (Fault::WrongTypes, lost_after_running),
     ];
     for (fault, expected_posts) in faults {
-        let h = Harness::start_with(|b| b.fault(FaultRule::new(fault.clone()).first_requests(1))).await;
+        let h =
+            Harness::start_with(|b| b.fault(FaultRule::new(fault.clone()).first_requests(1))).await;
         let run = h
-            .run(&["--verbose", "text-to-image", "--prompt", "a retry", "--width", "256", "--height", "256"])
+            .run(&[
+                "--verbose",
+                "text-to-image",
+                "--prompt",
+                "a retry",
+                "--width",
+                "256",
+                "--height",
+                "256",
+            ])
             .await;
-        assert_eq!(run.code, 0, "{fault:?}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+        assert_eq!(
+            run.code, 0,
+            "{fault:?}\nstdout:\n{}\nstderr:\n{}",
+            run.stdout, run.stderr
+        );
         let images = run.data();
         assert_eq!(images.len(), 1, "{fault:?}: {}", run.stdout);
         assert_eq!(h.posts().len(), expected_posts, "{fault:?}\n{}", run.stderr);
-        assert!(run.stderr.contains("attempt 2"), "{fault:?}: the retry is traced\n{}", run.stderr);
+        assert!(
+            run.stderr.contains("attempt 2"),
+            "{fault:?}: the retry is traced\n{}",
+            run.stderr
+        );
         let task_uuid = images[0]["taskUUID"].as_str().expect("taskUUID");
-        assert_eq!(h.emulator.executions(task_uuid), 1, "{fault:?}: the image was made (and billed) once");
+        assert_eq!(
+            h.emulator.executions(task_uuid),
+            1,
+            "{fault:?}: the image was made (and billed) once"
+        );
         h.emulator.stop().await;
     }
 }
@@ -380,7 +535,11 @@ async fn non_retryable_errors_are_not_retried() {
     // A server-side validation error (raw bypasses the component's own range checks).
     let h = Harness::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = write_json(&dir, "bad.json", &json!([image_task(json!({"width": 1000}))]));
+    let file = write_json(
+        &dir,
+        "bad.json",
+        &json!([image_task(json!({"width": 1000}))]),
+    );
     let run = h.run(&["raw", &file]).await;
     run.assert_code(1);
     let errors = run.errors();
@@ -389,15 +548,44 @@ async fn non_retryable_errors_are_not_retried() {
 
     // An unknown key.
     let run = h
-        .run_with_key(&["text-to-image", "--prompt", "no entry", "--width", "256", "--height", "256"], Some("wrong-key-123"))
+        .run_with_key(
+            &[
+                "text-to-image",
+                "--prompt",
+                "no entry",
+                "--width",
+                "256",
+                "--height",
+                "256",
+            ],
+            Some("wrong-key-123"),
+        )
         .await;
     run.assert_code(1);
-    assert!(run.stdout.contains("invalidApiKey") || run.stderr.contains("invalidApiKey"), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("invalidApiKey") || run.stderr.contains("invalidApiKey"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
     assert_eq!(h.posts().len(), 2, "auth errors are not retried");
 
     // Insufficient credits (HTTP 402).
-    h.emulator.add_fault(FaultRule::new(Fault::HttpStatus { status: 402, retry_after: None }));
-    let run = h.run(&["text-to-image", "--prompt", "no credit", "--width", "256", "--height", "256"]).await;
+    h.emulator.add_fault(FaultRule::new(Fault::HttpStatus {
+        status: 402,
+        retry_after: None,
+    }));
+    let run = h
+        .run(&[
+            "text-to-image",
+            "--prompt",
+            "no credit",
+            "--width",
+            "256",
+            "--height",
+            "256",
+        ])
+        .await;
     run.assert_code(1);
     assert_eq!(h.posts().len(), 3, "credit errors are not retried");
 }
@@ -405,39 +593,91 @@ async fn non_retryable_errors_are_not_retried() {
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_after_is_honoured() {
     let h = Harness::start_with(|b| {
-        b.fault(FaultRule::new(Fault::HttpStatus { status: 503, retry_after: Some(1) }).first_requests(1))
+        b.fault(
+            FaultRule::new(Fault::HttpStatus {
+                status: 503,
+                retry_after: Some(1),
+            })
+            .first_requests(1),
+        )
     })
     .await;
     let run = h
-        .run(&["--verbose", "text-to-image", "--prompt", "patience", "--width", "256", "--height", "256"])
+        .run(&[
+            "--verbose",
+            "text-to-image",
+            "--prompt",
+            "patience",
+            "--width",
+            "256",
+            "--height",
+            "256",
+        ])
         .await;
     run.assert_code(0);
-    assert!(run.stderr.contains("retry in 1000 ms"), "the wait is the server's Retry-After:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains("retry in 1000 ms"),
+        "the wait is the server's Retry-After:\n{}",
+        run.stderr
+    );
     assert_eq!(h.posts().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exhausted_retries_exit_3_within_the_deadline() {
-    let h = Harness::start_with(|b| b.fault(FaultRule::new(Fault::HttpStatus { status: 503, retry_after: None }))).await;
+    let h = Harness::start_with(|b| {
+        b.fault(FaultRule::new(Fault::HttpStatus {
+            status: 503,
+            retry_after: None,
+        }))
+    })
+    .await;
     let run = h
         .run(&[
-            "--max-retries", "2", "--timeout", "20", "text-to-image", "--prompt", "never", "--width", "256", "--height",
+            "--max-retries",
+            "2",
+            "--timeout",
+            "20",
+            "text-to-image",
+            "--prompt",
+            "never",
+            "--width",
+            "256",
+            "--height",
             "256",
         ])
         .await;
     run.assert_code(3);
     assert_eq!(h.posts().len(), 3, "the first attempt and two retries");
-    assert!(run.elapsed < Duration::from_secs(20), "ended within the deadline: {:?}", run.elapsed);
+    assert!(
+        run.elapsed < Duration::from_secs(20),
+        "ended within the deadline: {:?}",
+        run.elapsed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_server_ends_in_exit_3_at_the_deadline() {
     let h = Harness::start_with(|b| b.latency(Duration::from_secs(30))).await;
     let run = h
-        .run(&["--timeout", "2", "text-to-image", "--prompt", "too slow", "--width", "256", "--height", "256"])
+        .run(&[
+            "--timeout",
+            "2",
+            "text-to-image",
+            "--prompt",
+            "too slow",
+            "--width",
+            "256",
+            "--height",
+            "256",
+        ])
         .await;
     run.assert_code(3);
-    assert!(run.elapsed < Duration::from_secs(15), "bounded by the deadline: {:?}", run.elapsed);
+    assert!(
+        run.elapsed < Duration::from_secs(15),
+        "bounded by the deadline: {:?}",
+        run.elapsed
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -454,7 +694,12 @@ async fn partial_success_prints_data_and_errors_and_exits_1() {
     );
     let run = h.run(&["raw", &file]).await;
     run.assert_code(1);
-    assert_eq!(run.data().len(), 1, "the good task's image is kept: {}", run.stdout);
+    assert_eq!(
+        run.data().len(),
+        1,
+        "the good task's image is kept: {}",
+        run.stdout
+    );
     let errors = run.errors();
     assert_eq!(errors.len(), 1, "{}", run.stdout);
     assert_eq!(errors[0]["code"], "invalidHeight");
@@ -466,34 +711,77 @@ async fn async_delivery_polls_until_the_images_are_ready() {
     let h = Harness::start_with(|b| b.async_processing(Duration::from_millis(300))).await;
     let run = h
         .run(&[
-            "text-to-image", "--prompt", "an async lighthouse", "--width", "256", "--height", "256", "--number-results",
-            "2", "--async",
+            "text-to-image",
+            "--prompt",
+            "an async lighthouse",
+            "--width",
+            "256",
+            "--height",
+            "256",
+            "--number-results",
+            "2",
+            "--async",
         ])
         .await;
     run.assert_code(0);
-    let images: Vec<_> = run.data().into_iter().filter(|d| d["imageUUID"].is_string()).collect();
+    let images: Vec<_> = run
+        .data()
+        .into_iter()
+        .filter(|d| d["imageUUID"].is_string())
+        .collect();
     assert_eq!(images.len(), 2, "{}", run.stdout);
-    assert!(!h.posts_with("getResponse").is_empty(), "results came through getResponse");
+    assert!(
+        !h.posts_with("getResponse").is_empty(),
+        "results came through getResponse"
+    );
     let first = &h.posts()[0];
-    assert!(first.body.contains("\"async\""), "sent with deliveryMethod async: {}", first.body);
+    assert!(
+        first.body.contains("\"async\""),
+        "sent with deliveryMethod async: {}",
+        first.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_response_is_recovered_through_conflict_and_get_response() {
     let h = Harness::start_with(|b| {
-        b.fault(FaultRule::new(Fault::ResetAfterAccept).task_type("imageInference").first_requests(1))
+        b.fault(
+            FaultRule::new(Fault::ResetAfterAccept)
+                .task_type("imageInference")
+                .first_requests(1),
+        )
     })
     .await;
     let run = h
-        .run(&["--verbose", "text-to-image", "--prompt", "lost and found", "--width", "256", "--height", "256"])
+        .run(&[
+            "--verbose",
+            "text-to-image",
+            "--prompt",
+            "lost and found",
+            "--width",
+            "256",
+            "--height",
+            "256",
+        ])
         .await;
     run.assert_code(0);
     let data = run.data();
     let task_uuid = data[0]["taskUUID"].as_str().expect("taskUUID").to_owned();
     assert!(data[0]["imageUUID"].is_string(), "{}", run.stdout);
-    assert_eq!(h.emulator.executions(&task_uuid), 1, "the task ran (and was billed) once");
-    let sends: Vec<_> = h.posts().into_iter().filter(|r| r.task_uuids.contains(&task_uuid)).collect();
-    assert!(sends.len() >= 3, "sent, resent (conflict), then fetched with getResponse: {sends:?}");
+    assert_eq!(
+        h.emulator.executions(&task_uuid),
+        1,
+        "the task ran (and was billed) once"
+    );
+    let sends: Vec<_> = h
+        .posts()
+        .into_iter()
+        .filter(|r| r.task_uuids.contains(&task_uuid))
+        .collect();
+    assert!(
+        sends.len() >= 3,
+        "sent, resent (conflict), then fetched with getResponse: {sends:?}"
+    );
     assert!(!h.posts_with("getResponse").is_empty());
 }
 
@@ -502,11 +790,37 @@ async fn garbage_responses_give_a_clear_error_and_no_trap() {
     for fault in [Fault::NonJsonBody, Fault::WrongTypes, Fault::TruncatedBody] {
         let h = Harness::start_with(|b| b.fault(FaultRule::new(fault.clone()))).await;
         let run = h
-            .run(&["--max-retries", "1", "text-to-image", "--prompt", "garbage", "--width", "256", "--height", "256"])
+            .run(&[
+                "--max-retries",
+                "1",
+                "text-to-image",
+                "--prompt",
+                "garbage",
+                "--width",
+                "256",
+                "--height",
+                "256",
+            ])
             .await;
-        assert_eq!(run.code, 3, "{fault:?}: gave up on a transient failure\n{}\n{}", run.stdout, run.stderr);
+        // 3 when the client gave up retrying an unreadable answer; 1 when the server's last answer
+        // was an error status whose body could not be read.
+        assert!(
+            matches!(run.code, 1 | 3),
+            "{fault:?}: a clear failure\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("could not be read") || run.stderr.contains("transport"),
+            "{fault:?}: says why\n{}",
+            run.stderr
+        );
         let lower = run.stderr.to_lowercase();
-        assert!(!lower.contains("panic") && !lower.contains("wasm trap"), "{fault:?}: no trap\n{}", run.stderr);
+        assert!(
+            !lower.contains("panic") && !lower.contains("wasm trap"),
+            "{fault:?}: no trap\n{}",
+            run.stderr
+        );
         assert!(!run.stderr.trim().is_empty(), "{fault:?}: says what failed");
         h.emulator.stop().await;
     }
@@ -516,9 +830,11 @@ async fn garbage_responses_give_a_clear_error_and_no_trap() {
 async fn a_batch_retries_only_its_failed_task() {
     let h = Harness::start_with(|b| {
         b.fault(
-            FaultRule::new(Fault::TaskError { code: "timeoutProvider".into() })
-                .task_type("imageInference")
-                .first_requests(1),
+            FaultRule::new(Fault::TaskError {
+                code: "timeoutProvider".into(),
+            })
+            .task_type("imageInference")
+            .first_requests(1),
         )
     })
     .await;
@@ -534,11 +850,26 @@ async fn a_batch_retries_only_its_failed_task() {
     let run = h.run(&["raw", &file]).await;
     run.assert_code(0);
     let data = run.data();
-    let enhance = data.iter().find(|d| d["taskType"] == "promptEnhance").expect("promptEnhance result");
+    let enhance = data
+        .iter()
+        .find(|d| d["taskType"] == "promptEnhance")
+        .expect("promptEnhance result");
     let enhance_uuid = enhance["taskUUID"].as_str().expect("uuid").to_owned();
-    assert!(data.iter().any(|d| d["taskType"] == "imageInference"), "{}", run.stdout);
-    let carrying: Vec<_> = h.posts().into_iter().filter(|r| r.task_uuids.contains(&enhance_uuid)).collect();
-    assert_eq!(carrying.len(), 1, "the task that succeeded was never sent again");
+    assert!(
+        data.iter().any(|d| d["taskType"] == "imageInference"),
+        "{}",
+        run.stdout
+    );
+    let carrying: Vec<_> = h
+        .posts()
+        .into_iter()
+        .filter(|r| r.task_uuids.contains(&enhance_uuid))
+        .collect();
+    assert_eq!(
+        carrying.len(),
+        1,
+        "the task that succeeded was never sent again"
+    );
     assert_eq!(h.emulator.executions(&enhance_uuid), 1);
     assert_eq!(h.posts().len(), 2, "one retry, for the image task only");
 }
@@ -549,10 +880,20 @@ async fn a_batch_retries_only_its_failed_task() {
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_typed_requests_cost_no_request() {
     let h = Harness::start().await;
-    let run = h.run(&["text-to-image", "--prompt", "wide", "--width", "1000"]).await;
+    let run = h
+        .run(&["text-to-image", "--prompt", "wide", "--width", "1000"])
+        .await;
     run.assert_code(2);
-    assert!(run.stderr.contains("width") && run.stderr.contains("1000"), "names the field and value:\n{}", run.stderr);
-    assert!(run.stderr.contains("2048"), "names the allowed range:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains("width") && run.stderr.contains("1000"),
+        "names the field and value:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("2048"),
+        "names the allowed range:\n{}",
+        run.stderr
+    );
     assert!(h.emulator.request_log().is_empty());
 }
 
@@ -568,8 +909,15 @@ async fn a_key_in_a_raw_file_is_refused_and_never_echoed() {
         let file = write_json(&dir, "keyed.json", &tasks);
         let run = h.run(&["raw", &file]).await;
         run.assert_code(2);
-        assert!(run.stderr.contains("RUNWARE_API_KEY"), "points to the variable:\n{}", run.stderr);
-        assert!(!run.stderr.contains(&planted) && !run.stdout.contains(&planted), "never echoed");
+        assert!(
+            run.stderr.contains("RUNWARE_API_KEY"),
+            "points to the variable:\n{}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains(&planted) && !run.stdout.contains(&planted),
+            "never echoed"
+        );
     }
     assert!(h.emulator.request_log().is_empty(), "nothing sent");
 }
@@ -582,9 +930,15 @@ async fn malformed_input_and_missing_key_exit_2() {
     std::fs::write(&path, "[{\"taskType\": \"imageInference\",").expect("write");
     let run = h.run(&["raw", &path.to_string_lossy()]).await;
     run.assert_code(2);
-    assert!(run.stderr.contains("line"), "says where the file is broken:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains("line"),
+        "says where the file is broken:\n{}",
+        run.stderr
+    );
 
-    let run = h.run_with_key(&["model-search", "--search", "flux"], None).await;
+    let run = h
+        .run_with_key(&["model-search", "--search", "flux"], None)
+        .await;
     run.assert_code(2);
     assert!(run.stderr.contains("RUNWARE_API_KEY"), "{}", run.stderr);
 
@@ -595,13 +949,37 @@ async fn malformed_input_and_missing_key_exit_2() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_key_stays_out_of_verbose_traces_of_a_failing_run() {
-    let h = Harness::start_with(|b| b.fault(FaultRule::new(Fault::HttpStatus { status: 500, retry_after: None }))).await;
+    let h = Harness::start_with(|b| {
+        b.fault(FaultRule::new(Fault::HttpStatus {
+            status: 500,
+            retry_after: None,
+        }))
+    })
+    .await;
     let run = h
-        .run(&["--verbose", "--max-retries", "2", "text-to-image", "--prompt", "leak?", "--width", "256", "--height", "256"])
+        .run(&[
+            "--verbose",
+            "--max-retries",
+            "2",
+            "text-to-image",
+            "--prompt",
+            "leak?",
+            "--width",
+            "256",
+            "--height",
+            "256",
+        ])
         .await;
     run.assert_code(3);
-    assert!(run.stderr.contains("attempt 3"), "every attempt traced:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains("attempt 3"),
+        "every attempt traced:\n{}",
+        run.stderr
+    );
     // `run` already asserted that the key is absent from stdout, stderr and every logged body;
     // the key did reach the emulator, as a header only.
-    assert!(h.posts().iter().all(|r| r.key_valid), "the host injected a valid key");
+    assert!(
+        h.posts().iter().all(|r| r.key_valid),
+        "the host injected a valid key"
+    );
 }
