@@ -390,6 +390,10 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
         task_error,
         task_error_type,
     };
+    // From here on tasks execute: a client that gives up (a timeout) drops this future, and the
+    // guard still logs the request with what it executed (status 0, as for a dropped connection).
+    let mut pending = LogOnDrop::new(shared.clone(), log);
+    let log = pending.log_mut();
     let mut data = Vec::new();
     let mut errors = Vec::new();
     let mut succeeded = 0usize;
@@ -419,6 +423,7 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let mut log = pending.disarm();
     let fault = fault.map(|f| f.0);
     if matches!(fault, Some(Fault::ReverseOrder)) {
         data.reverse();
@@ -480,6 +485,58 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
             finish(log, json_response(status, &body))
         }
         _ => finish(log, json_response(status, &body)),
+    }
+}
+
+/// Holds a request's log entry while the request may be abandoned by its client (the handler's
+/// future dropped mid-way); dropped armed, it logs the entry with status 0.
+struct LogOnDrop {
+    shared: Arc<Shared>,
+    log: LoggedRequest,
+    armed: bool,
+}
+
+impl LogOnDrop {
+    fn new(shared: Arc<Shared>, log: LoggedRequest) -> Self {
+        Self {
+            shared,
+            log,
+            armed: true,
+        }
+    }
+
+    fn log_mut(&mut self) -> &mut LoggedRequest {
+        &mut self.log
+    }
+
+    /// The entry back, for the normal path (which logs it with the status it answers).
+    fn disarm(mut self) -> LoggedRequest {
+        self.armed = false;
+        std::mem::replace(&mut self.log, abandoned_entry())
+    }
+}
+
+impl Drop for LogOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut log = std::mem::replace(&mut self.log, abandoned_entry());
+            log.status = 0;
+            self.shared.log(log);
+        }
+    }
+}
+
+fn abandoned_entry() -> LoggedRequest {
+    LoggedRequest {
+        method: String::new(),
+        path: String::new(),
+        auth: AuthKind::None,
+        key_valid: false,
+        body: String::new(),
+        task_uuids: Vec::new(),
+        executed: Vec::new(),
+        status: 0,
+        fault: None,
     }
 }
 
