@@ -137,9 +137,31 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The delay after a poll delay of `previous` ms: ×1.5, capped at 10 s (or at the configured
-/// interval when that is larger).
+/// The delay after a poll delay of `previous` ms: ×1.5 (at least +1 ms, so a 1 ms interval
+/// grows too), capped at 10 s (or at the configured interval when that is larger).
 pub fn next_poll_delay_ms(previous: u64, interval: u64) -> u64 {
-    let grown = previous.saturating_add(previous / 2);
+    let grown = previous.saturating_add((previous / 2).max(1));
     grown.min(POLL_CAP_MS.max(interval))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the fuzz harness: a 1 ms interval stayed at 1 ms (1 + 1/2 = 1), so a task
+    /// polled through transport failures was asked for about 60,000 times before the poll
+    /// deadline instead of a few dozen.
+    #[test]
+    fn a_one_millisecond_poll_interval_still_grows() {
+        let mut d = 1;
+        let mut polls = 0;
+        let mut waited = 0;
+        while waited < 60_000 {
+            waited += d;
+            d = next_poll_delay_ms(d, 1);
+            polls += 1;
+        }
+        assert_eq!(next_poll_delay_ms(1, 1), 2);
+        assert!(polls < 40, "{polls} polls in a minute");
+    }
 }
