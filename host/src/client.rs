@@ -34,7 +34,7 @@ use crate::bindings::runware::client::types as wit;
 use crate::error::Error;
 use crate::key::ApiKey;
 use crate::policy::{AllowEntry, EgressPolicy, HostHooks, Origin, Timeouts};
-use crate::runtime::{EPOCH_TICK, HostState, Runtime};
+use crate::runtime::{EPOCH_TICK, HostState, Limits, Runtime};
 use crate::types::{ImageRequest, ImageResult, ModelSearchRequest, ModelSearchResult, RunResult};
 
 /// The Runware REST endpoint used when no base URL is given.
@@ -378,8 +378,24 @@ impl Client {
         self.open(&stderr).await.map(drop)
     }
 
-    /// A fresh store and instance with the `client` resource opened.
-    async fn open(&self, stderr: &MemoryOutputPipe) -> Result<Call, Error> {
+    /// Benchmark seam: makes a fresh store and instance as every call does, then drops them
+    /// without opening a `client` (nothing runs in the component but its start-up).
+    #[doc(hidden)]
+    pub async fn instantiate_only(&self) -> Result<(), Error> {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        let mut store = self.new_store(&stderr);
+        self.inner
+            .runtime
+            .inner
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map(drop)
+            .map_err(|e| trap(e, &stderr))
+    }
+
+    /// A fresh store: its own WASI context, network policy, memory cap and epoch deadline.
+    fn new_store(&self, stderr: &MemoryOutputPipe) -> Store<HostState> {
         let inner = &self.inner;
         let rt = &inner.runtime.inner;
         let mut wasi = WasiCtx::builder();
@@ -395,16 +411,26 @@ impl Client {
             hooks: HostHooks {
                 policy: Arc::clone(&inner.policy),
             },
-            limits: StoreLimitsBuilder::new()
-                .memory_size(rt.max_memory_bytes)
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: Limits::new(
+                StoreLimitsBuilder::new()
+                    .memory_size(rt.max_memory_bytes)
+                    .trap_on_grow_failure(true)
+                    .build(),
+            ),
         };
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limits);
         let ticks = inner.execution_limit.as_millis() / EPOCH_TICK.as_millis().max(1) + 1;
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
+        store
+    }
+
+    /// A fresh store and instance with the `client` resource opened.
+    async fn open(&self, stderr: &MemoryOutputPipe) -> Result<Call, Error> {
+        let inner = &self.inner;
+        let rt = &inner.runtime.inner;
+        let mut store = self.new_store(stderr);
         let bindings = rt
             .pre
             .instantiate_async(&mut store)

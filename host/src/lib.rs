@@ -39,6 +39,8 @@ pub use runtime::{
     CACHE_DIR_ENV, EMBEDDED_COMPONENT, EMBEDDED_COMPONENT_SHA256, Runtime, RuntimeConfig,
     default_cache_dir,
 };
+#[doc(hidden)]
+pub use runtime::{peak_instance_memory, reset_peak_instance_memory};
 pub use types::{
     Delivery, Image, ImageRequest, ImageResult, Lora, Model, ModelSearchRequest, ModelSearchResult,
     OutputFormat, OutputType, RunResult, TaskResult, TaskStatus,

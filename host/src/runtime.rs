@@ -17,12 +17,15 @@
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, StoreLimits};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter,
+    StoreLimits,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -90,7 +93,88 @@ pub(crate) struct HostState {
     pub http: WasiHttpCtx,
     pub table: ResourceTable,
     pub hooks: HostHooks,
-    pub limits: StoreLimits,
+    pub limits: Limits,
+}
+
+/// The store's resource limiter: [`StoreLimits`] (the memory cap) plus a count of the linear
+/// memory the instance holds, whose process-wide high-water mark [`peak_instance_memory`] reports.
+pub(crate) struct Limits {
+    inner: StoreLimits,
+    linear_bytes: usize,
+}
+
+impl Limits {
+    pub(crate) fn new(inner: StoreLimits) -> Limits {
+        Limits {
+            inner,
+            linear_bytes: 0,
+        }
+    }
+}
+
+/// The largest linear memory (all memories of one instance, in bytes) any instance of this
+/// process has held.
+static PEAK_INSTANCE_MEMORY: AtomicUsize = AtomicUsize::new(0);
+
+/// Benchmark statistic: the most linear memory one instance has held so far in this process
+/// (bytes, all its memories together; initial sizes included), since the last
+/// [`reset_peak_instance_memory`].
+#[doc(hidden)]
+pub fn peak_instance_memory() -> usize {
+    PEAK_INSTANCE_MEMORY.load(Ordering::Relaxed)
+}
+
+/// Benchmark statistic: starts [`peak_instance_memory`] again from zero.
+#[doc(hidden)]
+pub fn reset_peak_instance_memory() {
+    PEAK_INSTANCE_MEMORY.store(0, Ordering::Relaxed);
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.linear_bytes = self
+                .linear_bytes
+                .saturating_add(desired.saturating_sub(current));
+            PEAK_INSTANCE_MEMORY.fetch_max(self.linear_bytes, Ordering::Relaxed);
+        }
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
 }
 
 impl WasiView for HostState {
