@@ -67,6 +67,7 @@ fn run() -> Result<(), String> {
         None => {
             for rel in [
                 "guest/src",
+                "guest/build.rs",
                 "guest/Cargo.toml",
                 "wit",
                 "Cargo.lock",
