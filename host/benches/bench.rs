@@ -16,7 +16,8 @@
 //!   warm compiled-code cache; the component's size; the peak linear memory of one instance;
 //! * throughput: `RUNWARE_BENCH_TASKS` tasks through K concurrent instances, one task per call
 //!   and `RUNWARE_BENCH_BATCH` tasks per `run_tasks` call, against the native client doing the
-//!   same over K keep-alive connections.
+//!   same over K keep-alive connections; with the CPU time per task (this process: clients and
+//!   emulator together).
 //!
 //! Knobs (environment): `RUNWARE_BENCH_N` (latency calls per client, 2000),
 //! `RUNWARE_BENCH_WARMUP` (200), `RUNWARE_BENCH_SDK_N` (300), `RUNWARE_BENCH_INSTANTIATIONS`
@@ -273,14 +274,38 @@ fn run_cli(exe: &Path, base_url: &str, key: &str, cache_dir: &Path) -> anyhow::R
     Ok(())
 }
 
-/// Throughput of one scenario: tasks completed and the wall time.
+/// Throughput of one scenario: tasks completed, the wall time and the CPU time this process
+/// (clients and emulator together) spent.
 #[derive(Debug, Clone, Copy)]
 struct Tput {
     tasks: usize,
     wall: Duration,
+    cpu: Duration,
+}
+
+/// User plus system CPU time of this process so far, from `/proc/self/stat` (Linux; zero
+/// elsewhere). Clock ticks are 10 ms, so only long phases are meaningful.
+fn process_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 impl Tput {
+    fn cpu_per_task(&self) -> Duration {
+        self.cpu / u32::try_from(self.tasks.max(1)).unwrap_or(u32::MAX)
+    }
+
     fn per_second(&self) -> f64 {
         (self.tasks as f64 / self.wall.as_secs_f64().max(1e-9)).round()
     }
@@ -300,6 +325,7 @@ where
         workers.push(make().await?);
     }
     let start = Instant::now();
+    let cpu_start = process_cpu();
     let mut joins = Vec::new();
     for mut w in workers {
         let next = Arc::clone(&next);
@@ -316,10 +342,11 @@ where
         tasks += j.await??;
     }
     let wall = start.elapsed();
+    let cpu = process_cpu().saturating_sub(cpu_start);
     if tasks != calls * batch {
         bail!("throughput: {tasks} of {} tasks succeeded", calls * batch);
     }
-    Ok(Tput { tasks, wall })
+    Ok(Tput { tasks, wall, cpu })
 }
 
 /// One throughput worker: a connection or a component client.
@@ -734,10 +761,11 @@ async fn run(
     ];
     for (name, t, base) in &tput_rows {
         println!(
-            "    {:<40} {:>9} tasks/s  ×native {:.3}",
+            "    {:<40} {:>9} tasks/s  ×native {:.3}  CPU {:.0} µs/task",
             name,
             t.per_second(),
-            ratio(t.per_second(), base.per_second())
+            ratio(t.per_second(), base.per_second()),
+            us(t.cpu_per_task())
         );
     }
     let load_after = load_average();
@@ -759,6 +787,7 @@ async fn run(
             "tasks": t.tasks,
             "wallMs": ms(t.wall),
             "tasksPerSecond": t.per_second(),
+            "cpuUsPerTask": us(t.cpu_per_task()),
             "ratioToNative": ratio(t.per_second(), base.per_second()),
         })
     };
