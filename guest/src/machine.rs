@@ -980,6 +980,9 @@ impl Call {
             slot.sends_of_uuid = 0;
             slot.phase = Phase::Submit;
             slot.latest_other = None;
+            // Runware has not heard of the new taskUUID yet: an HTTP failure before it is
+            // accepted must resend it, not poll for it (which would end in taskNotFound).
+            slot.answered = false;
             let delay = retry_after.unwrap_or_else(|| backoff_delay_ms(n, rng.next_u64()));
             slot.next_at = now.saturating_add(delay);
             return;
