@@ -69,6 +69,10 @@ pub struct Counts {
     pub requests: usize,
     /// Requests that got an injected fault.
     pub faulted_requests: usize,
+    /// The typed errors by code, e.g. `rateLimitExceeded: 3`.
+    pub failure_codes: BTreeMap<String, usize>,
+    /// For the first few failed tasks: the requests the emulator saw for them (fault, status).
+    pub failure_histories: Vec<String>,
 }
 
 impl std::fmt::Display for Counts {
@@ -87,7 +91,11 @@ impl std::fmt::Display for Counts {
             self.billed_but_failed,
             self.requests,
             self.faulted_requests
-        )
+        )?;
+        if !self.failure_codes.is_empty() {
+            write!(f, "; typed errors: {:?}", self.failure_codes)?;
+        }
+        Ok(())
     }
 }
 
@@ -100,6 +108,7 @@ enum Outcome {
     },
     Typed {
         task_uuid: Option<String>,
+        code: String,
     },
     Untyped,
 }
@@ -164,6 +173,7 @@ pub async fn soak(runtime: &Runtime, options: SoakOptions) -> Result<Counts, Str
                     },
                     Err(Error::Api { detail, .. }) => Outcome::Typed {
                         task_uuid: detail.task_uuid,
+                        code: detail.code,
                     },
                     Err(_) => Outcome::Untyped,
                 };
@@ -249,8 +259,28 @@ pub async fn soak(runtime: &Runtime, options: SoakOptions) -> Result<Counts, Str
                     *reported_images.entry(image.clone()).or_default() += 1;
                 }
             }
-            Outcome::Typed { task_uuid } => {
+            Outcome::Typed { task_uuid, code } => {
                 counts.failed_typed += 1;
+                *counts.failure_codes.entry(code.clone()).or_default() += 1;
+                if counts.failure_histories.len() < 5 {
+                    let uuids = sent_uuids.get(&index).cloned().unwrap_or_default();
+                    let history: Vec<String> = log
+                        .iter()
+                        .filter(|r| r.task_uuids.iter().any(|u| uuids.contains(u)))
+                        .map(|r| {
+                            let kind = if r.body.contains("getResponse") {
+                                "poll"
+                            } else {
+                                "submit"
+                            };
+                            let uuid = r.task_uuids.first().map_or("", |u| &u[..8.min(u.len())]);
+                            format!("{kind} {uuid} -> {} {:?}", r.status, r.fault)
+                        })
+                        .collect();
+                    counts
+                        .failure_histories
+                        .push(format!("task {index} ({code}): {}", history.join(", ")));
+                }
                 if billed {
                     counts.billed_but_failed += 1;
                 }
@@ -322,6 +352,9 @@ async fn main() -> std::process::ExitCode {
                 options.seed,
                 started.elapsed().as_secs_f64()
             );
+            for history in &counts.failure_histories {
+                println!("  {history}");
+            }
             let clean = counts.lost == 0
                 && counts.duplicated == 0
                 && counts.executed_twice == 0
