@@ -86,6 +86,9 @@ enum Expect {
 struct Row {
     name: String,
     fault: Option<Fault>,
+    /// A second fault, on the first resubmission of the task (the second request carrying an
+    /// `imageInference` task).
+    then: Option<Fault>,
     hits: Hits,
     scenario: Scenario,
     delivery: Delivery,
@@ -119,6 +122,7 @@ fn rows() -> Vec<Row> {
             rows.push(Row {
                 name: name.to_string(),
                 fault: fault.clone(),
+                then: None,
                 hits,
                 scenario,
                 delivery,
@@ -219,6 +223,16 @@ fn rows() -> Vec<Row> {
         Scenario::Image,
         [Success { requests: 1 }, Success { requests: 2 }],
     );
+    // Two faults in a row (found by the soak run): a task error makes the client resend the task
+    // under a new taskUUID, and that resend meets an HTTP 502, so it must be resent again, not
+    // polled (sync: 3 submissions; async: submit, poll (error), resubmit (502), resubmit, poll).
+    add(
+        THEN_502,
+        Some(task_error("inferenceError")),
+        Hits::First,
+        Scenario::Image,
+        [Success { requests: 3 }, Success { requests: 5 }],
+    );
     // Faults that never stop: the retries run out and the error is typed.
     add(
         "http 503 on every request",
@@ -274,8 +288,14 @@ fn rows() -> Vec<Row> {
             },
         ],
     );
+    for row in rows.iter_mut().filter(|r| r.name == THEN_502) {
+        row.then = Some(http(502, None));
+    }
     rows
 }
+
+/// The row with a second fault.
+const THEN_502: &str = "task error, then http 502 on the resend";
 
 fn config(emu: &EmulatorHandle, key: &str) -> ClientConfig {
     ClientConfig {
@@ -420,6 +440,15 @@ async fn run_row(row: Row, index: usize) -> Result<String, String> {
             Hits::First => rule.first_requests(1),
             Hits::Every => rule,
         });
+    }
+    if let Some(then) = &row.then {
+        // Rules are tried in order and the first one matching applies: this one first matches
+        // the first submission the rule above let through.
+        emu.add_fault(
+            FaultRule::new(then.clone())
+                .task_type("imageInference")
+                .first_requests(1),
+        );
     }
     let started = Instant::now();
     let got = call(&row, index, &client).await;
