@@ -156,6 +156,7 @@ where
 /// The native client: hyper 1 over one keep-alive HTTP/1.1 connection.
 struct Native {
     addr: std::net::SocketAddr,
+    key: String,
     auth: String,
     sender: SendRequest<Full<Bytes>>,
 }
@@ -168,6 +169,7 @@ impl Native {
         tokio::spawn(conn);
         Ok(Native {
             addr,
+            key: key.to_string(),
             auth: format!("Bearer {key}"),
             sender,
         })
@@ -360,6 +362,8 @@ trait Worker: Send {
 struct NativeWorker {
     native: Native,
     template: Arc<Value>,
+    /// Open a new connection for every request (as wasi:http does), not keep-alive.
+    fresh_connection: bool,
 }
 
 impl Worker for NativeWorker {
@@ -370,6 +374,9 @@ impl Worker for NativeWorker {
     {
         Box::pin(async move {
             let tasks = tasks_with_fresh_uuids(&self.template, batch);
+            if self.fresh_connection {
+                self.native = Native::connect(self.native.addr, &self.native.key).await?;
+            }
             self.native.post(&tasks).await
         })
     }
@@ -644,15 +651,17 @@ async fn run(
     // ---- throughput
     eprintln!("bench: throughput");
     let template = Arc::new(template);
-    let native_make = || {
+    let native_make_with = |fresh_connection: bool| {
         let template = Arc::clone(&template);
         async move {
             Ok(Box::new(NativeWorker {
                 native: Native::connect(addr, key).await?,
                 template,
+                fresh_connection,
             }) as Box<dyn Worker>)
         }
     };
+    let native_make = || native_make_with(false);
     let request_arc = Arc::new(request.clone());
     let component_make = |client: &Client| {
         let w = ComponentWorker {
@@ -663,6 +672,7 @@ async fn run(
         async move { Ok(Box::new(w) as Box<dyn Worker>) }
     };
     let tp_native_1 = throughput(s.tasks, 1, s.k, native_make).await?;
+    let tp_native_new = throughput(s.tasks, 1, s.k, || native_make_with(true)).await?;
     let tp_comp_1 = throughput(s.tasks, 1, s.k, || component_make(&pooled)).await?;
     let tp_native_b = throughput(s.tasks, s.batch, s.k, native_make).await?;
     runware_host::reset_peak_instance_memory();
@@ -754,6 +764,11 @@ async fn run(
     println!("throughput: {} tasks, K = {} concurrent", s.tasks, s.k);
     let tput_rows = [
         ("native, 1 task/request", tp_native_1, tp_native_1),
+        (
+            "native, new connection per request",
+            tp_native_new,
+            tp_native_1,
+        ),
         ("component (b), 1 task/call", tp_comp_1, tp_native_1),
         ("component (c), 1 task/call", tp_fresh_1, tp_native_1),
         ("native, batched", tp_native_b, tp_native_b),
@@ -827,6 +842,7 @@ async fn run(
         "peakInstanceMemoryBytes": { "singleImage": peak_single, "batch": peak_batch },
         "throughput": {
             "native1": tput_json(&tp_native_1, &tp_native_1),
+            "nativeNewConnection1": tput_json(&tp_native_new, &tp_native_1),
             "componentPooling1": tput_json(&tp_comp_1, &tp_native_1),
             "componentOnDemand1": tput_json(&tp_fresh_1, &tp_native_1),
             "nativeBatched": tput_json(&tp_native_b, &tp_native_b),
