@@ -1020,29 +1020,6 @@ fn image_inference_plan(ctx: &TaskCtx<'_>) -> Result<Plan, ApiError> {
 }
 
 fn model_search(ctx: &TaskCtx<'_>) -> Result<Value, ApiError> {
-    const CONDITIONING: &[&str] = &[
-        "blur",
-        "canny",
-        "depth",
-        "gray",
-        "hed",
-        "inpaint",
-        "inpaintdepth",
-        "lineart",
-        "lowquality",
-        "normal",
-        "openmlsd",
-        "openpose",
-        "outfit",
-        "pix2pix",
-        "qrcode",
-        "scribble",
-        "seg",
-        "shuffle",
-        "sketch",
-        "softedge",
-        "tile",
-    ];
     let search = ctx
         .string("search", "Search", 0, 500, false)?
         .map(str::to_string);
@@ -1077,13 +1054,19 @@ fn model_search(ctx: &TaskCtx<'_>) -> Result<Value, ApiError> {
         )?
         .map(str::to_string);
     let conditioning = ctx
-        .one_of("conditioning", "Conditioning", CONDITIONING, false, false)?
+        .one_of(
+            "conditioning",
+            "Conditioning",
+            catalog::CONDITIONINGS,
+            false,
+            false,
+        )?
         .map(str::to_string);
     let visibility = ctx
         .one_of(
             "visibility",
             "Visibility",
-            &["public", "private", "all", "favorite", "owned"],
+            catalog::VISIBILITIES,
             false,
             false,
         )?
@@ -1099,7 +1082,7 @@ fn model_search(ctx: &TaskCtx<'_>) -> Result<Value, ApiError> {
             },
             false,
         )?
-        .unwrap_or(20) as usize;
+        .map_or(catalog::DEFAULT_LIMIT, |n| n as usize);
     let offset = ctx
         .int(
             "offset",
