@@ -67,6 +67,8 @@ pub(crate) struct Inner {
     pub log: Vec<LoggedRequest>,
     pub faults: Vec<RuleState>,
     pub rest_requests: u64,
+    /// TCP connections accepted: how well clients keep connections alive.
+    pub connections: u64,
 }
 
 /// Everything a connection needs.
@@ -206,6 +208,7 @@ impl Shared {
         inner.log.clear();
         inner.faults.clear();
         inner.rest_requests = 0;
+        inner.connections = 0;
     }
     /// Counters for `GET /__emulator/stats`.
     pub fn stats(&self) -> Value {
@@ -214,12 +217,22 @@ impl Shared {
         json!({
             "requests": inner.log.len(),
             "restRequests": inner.rest_requests,
+            "connections": inner.connections,
             "tasks": tasks,
             "images": inner.images.len(),
             "faultRules": inner.faults.len(),
             "executions": inner.executions,
             "totalExecutions": inner.executions.values().map(|v| *v as u64).sum::<u64>(),
         })
+    }
+
+    /// Counts one accepted TCP connection.
+    pub fn connection_accepted(&self) {
+        self.inner().connections += 1;
+    }
+    /// TCP connections accepted since the start (or the last reset).
+    pub fn connections(&self) -> u64 {
+        self.inner().connections
     }
 
     pub fn image(&self, uuid: &str) -> Option<StoredImage> {

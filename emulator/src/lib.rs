@@ -359,7 +359,12 @@ impl EmulatorHandle {
     pub fn executions(&self, task_uuid: &str) -> u32 {
         self.shared.executions(task_uuid)
     }
-    /// Forgets tasks, images, the log and the faults (keys and settings stay).
+    /// TCP connections accepted since the start or the last [`reset`](Self::reset).
+    pub fn connections(&self) -> u64 {
+        self.shared.connections()
+    }
+    /// Forgets tasks, images, the log, the faults and the connection count (keys and settings
+    /// stay).
     pub fn reset(&self) {
         self.shared.reset();
     }

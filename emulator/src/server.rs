@@ -53,6 +53,7 @@ pub(crate) async fn accept_loop(
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
+                    shared.connection_accepted();
                     conns.spawn(serve_connection(stream, shared.clone(), shutdown.clone()));
                 }
                 Err(e) => tracing::warn!(error = %e, "accept failed"),

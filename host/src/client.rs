@@ -34,6 +34,7 @@ use crate::bindings::runware::client::types as wit;
 use crate::error::Error;
 use crate::key::ApiKey;
 use crate::policy::{AllowEntry, EgressPolicy, HostHooks, Origin, Timeouts};
+use crate::pool::{ConnectionPool, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_ORIGIN};
 use crate::runtime::{EPOCH_TICK, HostState, Limits, Runtime};
 use crate::types::{ImageRequest, ImageResult, ModelSearchRequest, ModelSearchResult, RunResult};
 
@@ -96,6 +97,9 @@ pub struct ClientConfig {
     /// waiting. Default: `deadline` plus 5 s, so the component can report its own typed
     /// `timeout` first.
     pub execution_limit: Option<Duration>,
+    /// Idle keep-alive connections kept per destination, shared by every call of the client.
+    /// Default 16; `Some(0)` opens a new connection for every request.
+    pub max_idle_connections: Option<usize>,
 }
 
 impl ClientConfig {
@@ -144,6 +148,8 @@ struct ClientInner {
     /// The options handed to the component's `open` (hold the key only with `key_in_guest`).
     options: wit::ClientOptions,
     policy: Arc<EgressPolicy>,
+    /// Keep-alive connections, shared by every store of this client.
+    pool: Arc<ConnectionPool>,
     trace: bool,
     /// The epoch deadline of a call.
     execution_limit: Duration,
@@ -238,6 +244,12 @@ impl Client {
                 runtime: runtime.clone(),
                 options,
                 policy: Arc::new(policy),
+                pool: Arc::new(ConnectionPool::new(
+                    config
+                        .max_idle_connections
+                        .unwrap_or(DEFAULT_MAX_IDLE_PER_ORIGIN),
+                    DEFAULT_IDLE_TIMEOUT,
+                )),
                 trace: config.trace,
                 execution_limit,
                 watchdog: execution_limit.saturating_add(WATCHDOG_SLACK),
@@ -410,6 +422,7 @@ impl Client {
             table: ResourceTable::new(),
             hooks: HostHooks {
                 policy: Arc::clone(&inner.policy),
+                pool: Arc::clone(&inner.pool),
             },
             limits: Limits::new(
                 StoreLimitsBuilder::new()

@@ -27,6 +27,7 @@ mod client;
 mod error;
 mod key;
 mod policy;
+mod pool;
 #[doc(hidden)]
 pub mod probe;
 mod runtime;

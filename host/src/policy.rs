@@ -9,7 +9,8 @@
 //!   forbidden header for it, so it cannot set one of its own either;
 //! - timeouts: the component's connect / first-byte / between-bytes timeouts are clamped to the
 //!   client's (and set when it gave none: `wasmtime-wasi-http` would otherwise wait 600 s);
-//! - a response body cap, enforced by the host as well as the component.
+//! - a response body cap, enforced by the host as well as the component;
+//! - keep-alive: requests go out on the client's [`ConnectionPool`].
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,9 +28,10 @@ use wasmtime_wasi_http::{
 };
 
 use crate::key::ApiKey;
+use crate::pool::{ConnectionPool, RequestTimeouts};
 
 /// The URL scheme of an origin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Scheme {
     Http,
     Https,
@@ -52,8 +54,8 @@ impl Scheme {
     }
 }
 
-/// A scheme, host and port: what the allow-list compares.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A scheme, host and port: what the allow-list compares and the connection pool keys on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Origin {
     pub scheme: Scheme,
     pub host: String,
@@ -206,6 +208,8 @@ impl EgressPolicy {
 /// The `wasi:http` hooks of one store.
 pub(crate) struct HostHooks {
     pub policy: Arc<EgressPolicy>,
+    /// The client's keep-alive connections, shared by all its stores.
+    pub pool: Arc<ConnectionPool>,
 }
 
 type SendFuture = Box<
@@ -277,11 +281,11 @@ impl WasiHttpHooks for HostHooks {
             }
         }
         // 3. Timeouts clamped to the client's.
-        let options = policy.clamp(options);
+        let timeouts = RequestTimeouts::from_options(&policy.clamp(options));
         let limit = policy.max_response_bytes;
+        let pool = Arc::clone(&self.pool);
         Box::new(async move {
-            let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let response = pool.send(origin, request, timeouts).await?;
             // 4. The body cap: refuse a declared oversize at once, count the rest.
             let declared = response
                 .headers()
@@ -299,9 +303,12 @@ impl WasiHttpHooks for HostHooks {
                 }
                 .boxed_unsync()
             });
+            // The connection is driven by its own task (it outlives the store when it goes back
+            // to the pool), so there is nothing left for the caller to drive.
             Ok((
                 response,
-                Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                Box::new(async { Ok(()) })
+                    as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
             ))
         })
     }
@@ -435,8 +442,10 @@ mod tests {
 
     #[test]
     fn authorization_is_forbidden_unless_the_guest_holds_the_key() {
+        let pool = Arc::new(ConnectionPool::new(0, Duration::ZERO));
         let mut hooks = HostHooks {
             policy: Arc::new(policy("https://api.runware.ai/v1", &[])),
+            pool: Arc::clone(&pool),
         };
         assert!(hooks.is_forbidden_header(&AUTHORIZATION));
         assert!(hooks.is_forbidden_header(&http::header::HOST));
@@ -445,6 +454,7 @@ mod tests {
         p.guest_may_authorize = true;
         let mut hooks = HostHooks {
             policy: Arc::new(p),
+            pool,
         };
         assert!(!hooks.is_forbidden_header(&AUTHORIZATION));
     }

@@ -696,3 +696,94 @@ async fn the_between_bytes_timeout_from_the_options_trips_on_a_stalled_body() {
     );
     emu.stop().await;
 }
+
+/// Sequential calls of one client share one keep-alive connection: each call is a fresh
+/// instance, but the connection pool lives in the client.
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_of_one_client_reuse_a_keep_alive_connection() {
+    let key = test_key("keepalive");
+    let emu = emulator(&key).await;
+    let client =
+        Client::new(&runtime(), config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..6 {
+        client
+            .model_search(&search())
+            .await
+            .unwrap_or_else(|e| panic!("call {i}: {e}"));
+    }
+    assert_eq!(emu.request_log().len(), 6);
+    assert_eq!(emu.connections(), 1, "six calls, one connection");
+    emu.stop().await;
+}
+
+/// `max_idle_connections: Some(0)` turns keep-alive off: one connection per request.
+#[tokio::test(flavor = "multi_thread")]
+async fn keep_alive_can_be_turned_off() {
+    let key = test_key("nokeepalive");
+    let emu = emulator(&key).await;
+    let client = Client::new(
+        &runtime(),
+        ClientConfig {
+            max_idle_connections: Some(0),
+            ..config(&emu, Some(&key))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..3 {
+        client
+            .model_search(&search())
+            .await
+            .unwrap_or_else(|e| panic!("call {i}: {e}"));
+    }
+    assert_eq!(emu.connections(), 3);
+    emu.stop().await;
+}
+
+/// A pooled connection that the server drops mid-request is not given back: the component's
+/// retry goes out on a new connection and succeeds, and the task is billed once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_pooled_connection_is_replaced() {
+    let key = test_key("dropped");
+    let emu = emulator(&key).await;
+    let client =
+        Client::new(&runtime(), config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
+    client
+        .model_search(&search())
+        .await
+        .unwrap_or_else(|e| panic!("first call: {e}"));
+    assert_eq!(emu.connections(), 1);
+    emu.add_fault(
+        runware_emulator::FaultRule::new(runware_emulator::Fault::ResetAfterAccept)
+            .first_requests(1),
+    );
+    let image = client
+        .text_to_image(&runware_host::ImageRequest {
+            positive_prompt: "a lighthouse at dusk".into(),
+            width: Some(512),
+            height: Some(512),
+            ..runware_host::ImageRequest::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("the retry on a new connection must succeed: {e}"));
+    assert_eq!(image.images.len(), 1);
+    assert_eq!(
+        emu.connections(),
+        2,
+        "the dropped connection was replaced once"
+    );
+    let posts: Vec<_> = emu
+        .request_log()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    let statuses: Vec<u16> = posts.iter().map(|r| r.status).collect();
+    // The search; the dropped attempt (status 0: no answer); its retry, which the emulator
+    // refuses as a duplicate taskUUID (the first attempt was accepted); the getResponse that
+    // fetches the accepted task's result.
+    assert_eq!(statuses, [200, 0, 400, 200], "{posts:#?}");
+    assert!(posts[3].body.contains("getResponse"), "{posts:#?}");
+    for uuid in posts.iter().flat_map(|r| r.executed.iter()) {
+        assert_eq!(emu.executions(uuid), 1, "{uuid} billed once");
+    }
+    emu.stop().await;
+}
