@@ -33,7 +33,9 @@ pub mod probe;
 mod runtime;
 mod types;
 
-pub use client::{Client, ClientConfig, DEFAULT_BASE_URL, RUNWARE_IMAGE_HOST};
+pub use client::{
+    Client, ClientConfig, DEFAULT_BASE_URL, MAX_CALLS_PER_INSTANCE, RUNWARE_IMAGE_HOST,
+};
 pub use error::{Error, ErrorDetail, ErrorKind};
 pub use key::{API_KEY_ENV, ApiKey};
 pub use runtime::{

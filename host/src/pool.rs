@@ -351,3 +351,93 @@ impl Body for PooledBody {
         self.incoming.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Empty;
+    use runware_emulator::Emulator;
+
+    fn get(url: &str) -> http::Request<WasiBody> {
+        http::Request::get(url)
+            .header(http::header::HOST, "127.0.0.1")
+            .body(Empty::new().map_err(|never| match never {}).boxed_unsync())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn timeouts() -> RequestTimeouts {
+        RequestTimeouts {
+            connect: Duration::from_secs(5),
+            first_byte: Duration::from_secs(5),
+            between_bytes: Duration::from_secs(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_read_to_the_end_is_reused_and_a_half_read_one_is_not() {
+        let emu = Emulator::builder()
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("http://{}/", emu.addr());
+        let origin = Origin::from_url(&url).unwrap_or_else(|e| panic!("{e}"));
+        let pool = Arc::new(ConnectionPool::new(4, DEFAULT_IDLE_TIMEOUT));
+
+        for _ in 0..3 {
+            let response = Arc::clone(&pool)
+                .send(origin.clone(), get(&url), timeouts())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(response.status(), 200);
+            let body = response.into_body().collect().await;
+            assert!(body.is_ok_and(|b| !b.to_bytes().is_empty()));
+            assert_eq!(pool.idle_count(&origin), 1);
+        }
+        assert_eq!(emu.connections(), 1, "three requests, one connection");
+
+        // Dropped before its end: the connection is closed, not given back.
+        let response = Arc::clone(&pool)
+            .send(origin.clone(), get(&url), timeouts())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pool.idle_count(&origin), 0, "in use");
+        drop(response);
+        assert_eq!(pool.idle_count(&origin), 0, "half-read: not reusable");
+        emu.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_pool_of_size_zero_keeps_nothing() {
+        let emu = Emulator::builder()
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("http://{}/", emu.addr());
+        let origin = Origin::from_url(&url).unwrap_or_else(|e| panic!("{e}"));
+        let pool = Arc::new(ConnectionPool::new(0, DEFAULT_IDLE_TIMEOUT));
+        for _ in 0..2 {
+            let response = Arc::clone(&pool)
+                .send(origin.clone(), get(&url), timeouts())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let _ = response.into_body().collect().await;
+            assert_eq!(pool.idle_count(&origin), 0);
+        }
+        assert_eq!(emu.connections(), 2);
+        emu.stop().await;
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_origin_is_a_connect_error() {
+        // Bind and drop a listener: nothing listens on that port any more.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("http://127.0.0.1:{port}/");
+        let origin = Origin::from_url(&url).unwrap_or_else(|e| panic!("{e}"));
+        let pool = Arc::new(ConnectionPool::new(4, DEFAULT_IDLE_TIMEOUT));
+        let err = pool.send(origin, get(&url), timeouts()).await.err();
+        assert!(matches!(err, Some(HttpError::Connect(_))), "{err:?}");
+    }
+}

@@ -787,3 +787,57 @@ async fn a_dropped_pooled_connection_is_replaced() {
     }
     emu.stop().await;
 }
+
+/// With `max_idle_instances`, an instance whose call succeeded serves the next call, with a
+/// fresh execution limit each time; one whose call failed is dropped.
+#[tokio::test(flavor = "multi_thread")]
+async fn reused_instances_are_re_armed_and_dropped_after_a_failure() {
+    let key = test_key("reuse");
+    let emu = emulator(&key).await;
+    // Each call takes 400 ms at the emulator: three calls take longer than one execution
+    // limit, so the third traps unless each call re-arms the limit.
+    emu.set_latency(Duration::from_millis(400));
+    let client = Client::new(
+        &runtime(),
+        ClientConfig {
+            max_idle_instances: 1,
+            execution_limit: Some(Duration::from_secs(1)),
+            deadline: Some(Duration::from_millis(900)),
+            ..config(&emu, Some(&key))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(client.idle_instance_count(), 0);
+    for i in 0..3 {
+        client
+            .model_search(&search())
+            .await
+            .unwrap_or_else(|e| panic!("call {i} on the reused instance: {e}"));
+        assert_eq!(client.idle_instance_count(), 1, "after call {i}");
+    }
+    emu.set_latency(Duration::ZERO);
+    let err = client
+        .text_to_image(&runware_host::ImageRequest {
+            positive_prompt: "x".into(),
+            width: Some(13),
+            ..runware_host::ImageRequest::default()
+        })
+        .await
+        .err();
+    assert_eq!(
+        err.as_ref().and_then(Error::kind),
+        Some(ErrorKind::InvalidRequest),
+        "{err:?}"
+    );
+    assert_eq!(
+        client.idle_instance_count(),
+        0,
+        "a failed call's instance is dropped"
+    );
+    client
+        .model_search(&search())
+        .await
+        .unwrap_or_else(|e| panic!("a fresh instance after the failure: {e}"));
+    assert_eq!(client.idle_instance_count(), 1);
+    emu.stop().await;
+}
