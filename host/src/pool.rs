@@ -428,6 +428,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn https_goes_through_tls_and_a_plain_http_server_fails_the_handshake() {
+        let emu = Emulator::builder()
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for url in [
+            format!("https://{}/", emu.addr()),
+            format!("https://localhost:{}/", emu.addr().port()),
+        ] {
+            let origin = Origin::from_url(&url).unwrap_or_else(|e| panic!("{e}"));
+            let pool = Arc::new(ConnectionPool::new(4, DEFAULT_IDLE_TIMEOUT));
+            let err = pool.send(origin, get(&url), timeouts()).await.err();
+            assert!(matches!(err, Some(HttpError::Tls(_))), "{url}: {err:?}");
+        }
+        emu.stop().await;
+    }
+
+    #[tokio::test]
     async fn an_unreachable_origin_is_a_connect_error() {
         // Bind and drop a listener: nothing listens on that port any more.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
