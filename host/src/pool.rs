@@ -358,36 +358,40 @@ mod tests {
     use http_body_util::Empty;
     use runware_emulator::Emulator;
 
-    fn get(url: &str) -> http::Request<WasiBody> {
-        http::Request::get(url)
+    /// A GET of `url` through `pool`, with 5 s timeouts.
+    async fn get(
+        pool: &Arc<ConnectionPool>,
+        url: &str,
+    ) -> Result<http::Response<WasiBody>, HttpError> {
+        let origin = Origin::from_url(url).unwrap_or_else(|e| panic!("{e}"));
+        let request = http::Request::get(url)
             .header(http::header::HOST, "127.0.0.1")
             .body(Empty::new().map_err(|never| match never {}).boxed_unsync())
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    fn timeouts() -> RequestTimeouts {
-        RequestTimeouts {
+            .unwrap_or_else(|e| panic!("{e}"));
+        let timeouts = RequestTimeouts {
             connect: Duration::from_secs(5),
             first_byte: Duration::from_secs(5),
             between_bytes: Duration::from_secs(5),
-        }
+        };
+        Arc::clone(pool).send(origin, request, timeouts).await
+    }
+
+    async fn emulator() -> runware_emulator::EmulatorHandle {
+        Emulator::builder()
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[tokio::test]
     async fn a_connection_read_to_the_end_is_reused_and_a_half_read_one_is_not() {
-        let emu = Emulator::builder()
-            .start()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let emu = emulator().await;
         let url = format!("http://{}/", emu.addr());
         let origin = Origin::from_url(&url).unwrap_or_else(|e| panic!("{e}"));
         let pool = Arc::new(ConnectionPool::new(4, DEFAULT_IDLE_TIMEOUT));
 
         for _ in 0..3 {
-            let response = Arc::clone(&pool)
-                .send(origin.clone(), get(&url), timeouts())
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            let response = get(&pool, &url).await.unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(response.status(), 200);
             let body = response.into_body().collect().await;
             assert!(body.is_ok_and(|b| !b.to_bytes().is_empty()));
@@ -396,10 +400,7 @@ mod tests {
         assert_eq!(emu.connections(), 1, "three requests, one connection");
 
         // Dropped before its end: the connection is closed, not given back.
-        let response = Arc::clone(&pool)
-            .send(origin.clone(), get(&url), timeouts())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let response = get(&pool, &url).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(pool.idle_count(&origin), 0, "in use");
         drop(response);
         assert_eq!(pool.idle_count(&origin), 0, "half-read: not reusable");
@@ -408,18 +409,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_pool_of_size_zero_keeps_nothing() {
-        let emu = Emulator::builder()
-            .start()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let emu = emulator().await;
         let url = format!("http://{}/", emu.addr());
         let origin = Origin::from_url(&url).unwrap_or_else(|e| panic!("{e}"));
         let pool = Arc::new(ConnectionPool::new(0, DEFAULT_IDLE_TIMEOUT));
         for _ in 0..2 {
-            let response = Arc::clone(&pool)
-                .send(origin.clone(), get(&url), timeouts())
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            let response = get(&pool, &url).await.unwrap_or_else(|e| panic!("{e}"));
             let _ = response.into_body().collect().await;
             assert_eq!(pool.idle_count(&origin), 0);
         }
@@ -429,17 +424,13 @@ mod tests {
 
     #[tokio::test]
     async fn https_goes_through_tls_and_a_plain_http_server_fails_the_handshake() {
-        let emu = Emulator::builder()
-            .start()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let emu = emulator().await;
+        let pool = Arc::new(ConnectionPool::new(4, DEFAULT_IDLE_TIMEOUT));
         for url in [
             format!("https://{}/", emu.addr()),
             format!("https://localhost:{}/", emu.addr().port()),
         ] {
-            let origin = Origin::from_url(&url).unwrap_or_else(|e| panic!("{e}"));
-            let pool = Arc::new(ConnectionPool::new(4, DEFAULT_IDLE_TIMEOUT));
-            let err = pool.send(origin, get(&url), timeouts()).await.err();
+            let err = get(&pool, &url).await.err();
             assert!(matches!(err, Some(HttpError::Tls(_))), "{url}: {err:?}");
         }
         emu.stop().await;
@@ -452,10 +443,8 @@ mod tests {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .unwrap_or_else(|e| panic!("{e}"));
-        let url = format!("http://127.0.0.1:{port}/");
-        let origin = Origin::from_url(&url).unwrap_or_else(|e| panic!("{e}"));
         let pool = Arc::new(ConnectionPool::new(4, DEFAULT_IDLE_TIMEOUT));
-        let err = pool.send(origin, get(&url), timeouts()).await.err();
+        let err = get(&pool, &format!("http://127.0.0.1:{port}/")).await.err();
         assert!(matches!(err, Some(HttpError::Connect(_))), "{err:?}");
     }
 }
