@@ -199,6 +199,24 @@ struct Call {
 
 type CallResult<R> = wasmtime::Result<Result<R, wit::Error>>;
 
+/// Runs one method of the component's `client` resource through [`Client::call`]:
+/// `call_export!(self, call_x(args…))` calls `call_x(store, client, args…)` on the instance.
+macro_rules! call_export {
+    ($self:ident, $method:ident($($arg:expr),*)) => {
+        $self
+            .call(|mut c| async move {
+                let r = c
+                    .bindings
+                    .runware_client_api()
+                    .client()
+                    .$method(&mut c.store, c.client, $($arg),*)
+                    .await;
+                (c, r)
+            })
+            .await
+    };
+}
+
 impl Client {
     /// Checks the configuration (the base URL and every allowed host must parse) and makes a
     /// client. Nothing is sent.
@@ -286,32 +304,13 @@ impl Client {
     /// Runs an `imageInference` task and returns its images (polling with async delivery).
     pub async fn text_to_image(&self, request: &ImageRequest) -> Result<ImageResult, Error> {
         let req = wit::ImageRequest::from(request);
-        self.call(|mut c| async move {
-            let r = c
-                .bindings
-                .runware_client_api()
-                .client()
-                .call_text_to_image(&mut c.store, c.client, &req)
-                .await;
-            (c, r)
-        })
-        .await
-        .map(Into::into)
+        call_export!(self, call_text_to_image(&req)).map(Into::into)
     }
 
     /// The exact JSON array `text_to_image` would send, after validation; sends nothing.
     pub async fn prepare_text_to_image(&self, request: &ImageRequest) -> Result<String, Error> {
         let req = wit::ImageRequest::from(request);
-        self.call(|mut c| async move {
-            let r = c
-                .bindings
-                .runware_client_api()
-                .client()
-                .call_prepare_text_to_image(&mut c.store, c.client, &req)
-                .await;
-            (c, r)
-        })
-        .await
+        call_export!(self, call_prepare_text_to_image(&req))
     }
 
     /// Runs a `modelSearch` task.
@@ -320,33 +319,13 @@ impl Client {
         request: &ModelSearchRequest,
     ) -> Result<ModelSearchResult, Error> {
         let req = wit::ModelSearchRequest::from(request);
-        self.call(|mut c| async move {
-            let r = c
-                .bindings
-                .runware_client_api()
-                .client()
-                .call_model_search(&mut c.store, c.client, &req)
-                .await;
-            (c, r)
-        })
-        .await
-        .map(Into::into)
+        call_export!(self, call_model_search(&req)).map(Into::into)
     }
 
     /// Asks once for the state of an earlier task with `getResponse`.
     pub async fn get_response(&self, task_uuid: &str) -> Result<RunResult, Error> {
         let uuid = task_uuid.to_string();
-        self.call(|mut c| async move {
-            let r = c
-                .bindings
-                .runware_client_api()
-                .client()
-                .call_get_response(&mut c.store, c.client, &uuid)
-                .await;
-            (c, r)
-        })
-        .await
-        .map(Into::into)
+        call_export!(self, call_get_response(&uuid)).map(Into::into)
     }
 
     /// Polls `getResponse` until the task succeeded or failed, or the poll deadline passed.
@@ -357,50 +336,21 @@ impl Client {
         expected_results: Option<u32>,
     ) -> Result<RunResult, Error> {
         let uuid = task_uuid.to_string();
-        self.call(|mut c| async move {
-            let r = c
-                .bindings
-                .runware_client_api()
-                .client()
-                .call_wait(&mut c.store, c.client, &uuid, expected_results)
-                .await;
-            (c, r)
-        })
-        .await
-        .map(Into::into)
+        call_export!(self, call_wait(&uuid, expected_results)).map(Into::into)
     }
 
     /// The raw path: a JSON array of tasks (or one task object); tasks without a `taskUUID`
     /// get one. Per-task failures are in [`RunResult::tasks`]; `Err` means the whole call failed.
     pub async fn run_tasks(&self, tasks_json: &str) -> Result<RunResult, Error> {
         let tasks = tasks_json.to_string();
-        self.call(|mut c| async move {
-            let r = c
-                .bindings
-                .runware_client_api()
-                .client()
-                .call_run_tasks(&mut c.store, c.client, &tasks)
-                .await;
-            (c, r)
-        })
-        .await
-        .map(Into::into)
+        call_export!(self, call_run_tasks(&tasks)).map(Into::into)
     }
 
     /// Downloads the bytes at `url` (an `imageURL`) with the client's timeouts, retries and
     /// size cap. The URL's origin must be allowed.
     pub async fn download(&self, url: &str) -> Result<Vec<u8>, Error> {
         let url = url.to_string();
-        self.call(|mut c| async move {
-            let r = c
-                .bindings
-                .runware_client_api()
-                .client()
-                .call_download(&mut c.store, c.client, &url)
-                .await;
-            (c, r)
-        })
-        .await
+        call_export!(self, call_download(&url))
     }
 
     /// Instantiates the component and opens a `client` with this configuration, then drops

@@ -28,7 +28,7 @@ use wasmtime_wasi_http::{
 };
 
 use crate::key::ApiKey;
-use crate::pool::{ConnectionPool, RequestTimeouts};
+use crate::pool::ConnectionPool;
 
 /// The URL scheme of an origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -162,12 +162,25 @@ impl From<&Origin> for AllowEntry {
     }
 }
 
-/// The timeouts the host applies to every outgoing request.
+/// The timeouts of outgoing requests: the client's upper bounds, or one request's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Timeouts {
     pub connect: Duration,
     pub first_byte: Duration,
     pub between_bytes: Duration,
+}
+
+impl Timeouts {
+    /// The timeouts of one request from its (already clamped) options; `wasmtime-wasi-http`'s
+    /// 600 s for any unset.
+    pub(crate) fn from_options(options: &RequestOptions) -> Timeouts {
+        let or_default = |d: Option<Duration>| d.unwrap_or(Duration::from_secs(600));
+        Timeouts {
+            connect: or_default(options.connect_timeout),
+            first_byte: or_default(options.first_byte_timeout),
+            between_bytes: or_default(options.between_bytes_timeout),
+        }
+    }
 }
 
 /// The policy shared by every store of one client.
@@ -281,7 +294,7 @@ impl WasiHttpHooks for HostHooks {
             }
         }
         // 3. Timeouts clamped to the client's.
-        let timeouts = RequestTimeouts::from_options(&policy.clamp(options));
+        let timeouts = Timeouts::from_options(&policy.clamp(options));
         let limit = policy.max_response_bytes;
         let pool = Arc::clone(&self.pool);
         Box::new(async move {

@@ -24,9 +24,9 @@ use hyper::client::conn::http1::{self, SendRequest};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
-use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
+use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
-use crate::policy::{Origin, Scheme};
+use crate::policy::{Origin, Scheme, Timeouts};
 
 /// Idle connections kept per origin, unless the client says otherwise.
 pub(crate) const DEFAULT_MAX_IDLE_PER_ORIGIN: usize = 16;
@@ -54,25 +54,6 @@ impl std::fmt::Debug for ConnectionPool {
             .field("max_idle_per_origin", &self.max_idle_per_origin)
             .field("idle_timeout", &self.idle_timeout)
             .finish_non_exhaustive()
-    }
-}
-
-/// The timeouts of one request.
-pub(crate) struct RequestTimeouts {
-    pub connect: Duration,
-    pub first_byte: Duration,
-    pub between_bytes: Duration,
-}
-
-impl RequestTimeouts {
-    /// The (already clamped) options of one request; `wasmtime-wasi-http`'s 600 s for any unset.
-    pub(crate) fn from_options(options: &RequestOptions) -> RequestTimeouts {
-        let or_default = |d: Option<Duration>| d.unwrap_or(Duration::from_secs(600));
-        RequestTimeouts {
-            connect: or_default(options.connect_timeout),
-            first_byte: or_default(options.first_byte_timeout),
-            between_bytes: or_default(options.between_bytes_timeout),
-        }
     }
 }
 
@@ -138,7 +119,7 @@ impl ConnectionPool {
         self: Arc<Self>,
         origin: Origin,
         mut request: http::Request<WasiBody>,
-        timeouts: RequestTimeouts,
+        timeouts: Timeouts,
     ) -> Result<http::Response<WasiBody>, HttpError> {
         // On the wire, HTTP/1.1 to an origin server carries only the path and query (the
         // `Host` header carries the authority); hyper does not strip them itself.
@@ -175,7 +156,7 @@ impl ConnectionPool {
         origin: &Origin,
         mut sender: SendRequest<WasiBody>,
         request: http::Request<WasiBody>,
-        timeouts: &RequestTimeouts,
+        timeouts: &Timeouts,
     ) -> Exchange {
         let sent = sender.try_send_request(request);
         let response = match tokio::time::timeout(timeouts.first_byte, sent).await {
@@ -368,7 +349,7 @@ mod tests {
             .header(http::header::HOST, "127.0.0.1")
             .body(Empty::new().map_err(|never| match never {}).boxed_unsync())
             .unwrap_or_else(|e| panic!("{e}"));
-        let timeouts = RequestTimeouts {
+        let timeouts = Timeouts {
             connect: Duration::from_secs(5),
             first_byte: Duration::from_secs(5),
             between_bytes: Duration::from_secs(5),
