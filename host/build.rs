@@ -65,6 +65,7 @@ fn run() -> Result<(), String> {
             })?
         }
         None => {
+            ensure_target_installed()?;
             for rel in [
                 "guest/src",
                 "guest/build.rs",
@@ -184,24 +185,65 @@ fn rustc() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("rustc"))
 }
 
-/// Fails with the install command when the standard library for the target is not installed.
-fn check_target_installed() -> Result<(), String> {
+/// Whether the standard library for the target is installed for the `rustc` of this build.
+fn target_installed() -> Result<bool, String> {
     let out = Command::new(rustc())
         .args(["--print", "target-libdir", "--target", TARGET])
         .output()
         .map_err(|e| format!("cannot run rustc to check for the {TARGET} target: {e}"))?;
     if !out.status.success() {
-        return Err(MISSING_TARGET.to_string());
+        return Ok(false);
     }
     let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if dir.is_empty() || !Path::new(&dir).is_dir() {
-        return Err(MISSING_TARGET.to_string());
+    Ok(!dir.is_empty() && Path::new(&dir).is_dir())
+}
+
+/// Makes sure the component target is installed, adding it with rustup when rustup manages
+/// this toolchain.
+///
+/// `rust-toolchain.toml` lists the target, but rustup only honours that list when it installs
+/// a toolchain, not for one already installed, so a fresh clone on a machine with Rust would
+/// otherwise build wasmtime for minutes and then stop here. Adding a target is what the user
+/// would be told to do anyway; it downloads only the target's standard library.
+fn ensure_target_installed() -> Result<(), String> {
+    if target_installed()? {
+        return Ok(());
+    }
+    // Set by rustup's proxies (cargo, rustc) for the toolchain this build runs on.
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok().filter(|t| !t.is_empty());
+    let Some(toolchain) = toolchain else {
+        return Err(format!(
+            "{MISSING_TARGET}\n(this toolchain is not managed by rustup: install the \
+             {TARGET} standard library for it, or set RUNWARE_COMPONENT=/path/to/component.wasm)"
+        ));
+    };
+    let note = format!(
+        "the {TARGET} target is missing: running `rustup target add {TARGET} --toolchain {toolchain}`"
+    );
+    eprintln!("runware-host: {note}");
+    println!("cargo::warning={note}");
+    let status = Command::new(rustup())
+        .args(["target", "add", TARGET, "--toolchain", &toolchain])
+        .status()
+        .map_err(|e| format!("{MISSING_TARGET}\n(cannot run rustup: {e})"))?;
+    if !status.success() || !target_installed()? {
+        return Err(format!(
+            "{MISSING_TARGET}\n(`rustup target add` failed: {status})"
+        ));
     }
     Ok(())
 }
 
+/// The `rustup` to run: the one in `$CARGO_HOME/bin` (where rustup installs itself), else from
+/// `PATH`.
+fn rustup() -> PathBuf {
+    env::var_os("CARGO_HOME")
+        .map(|home| PathBuf::from(home).join("bin").join("rustup"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("rustup"))
+}
+
 fn build_guest(workspace: &Path) -> Result<Vec<u8>, String> {
-    check_target_installed()?;
     let target_dir = component_target_dir(workspace);
     let mut cmd = Command::new(cargo());
     cmd.current_dir(workspace)
