@@ -25,7 +25,9 @@
 //! `RUNWARE_BENCH_WARMUP` (200), `RUNWARE_BENCH_SDK_N` (300), `RUNWARE_BENCH_INSTANTIATIONS`
 //! (5000), `RUNWARE_BENCH_CLI_RUNS` (10), `RUNWARE_BENCH_TASKS` (10000), `RUNWARE_BENCH_K` (4),
 //! `RUNWARE_BENCH_BATCH` (20), `RUNWARE_BENCH_CLIENT_THREADS` (the clients' tokio workers, 2;
-//! 0 = a current-thread runtime). `RUNWARE_BENCH_QUICK=1` divides the counts by ten.
+//! 0 = a current-thread runtime), `RUNWARE_BENCH_CLI` (the `runware` binary to time; by default
+//! the bench builds `runware-cli` in release first). `RUNWARE_BENCH_QUICK=1` divides the counts
+//! by ten.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -224,6 +226,39 @@ fn image_request() -> ImageRequest {
     r.height = Some(512);
     r.output_format = Some(OutputFormat::Jpg);
     r
+}
+
+/// The `runware` CLI to time: `RUNWARE_BENCH_CLI` when set, else a release build of the
+/// `runware-cli` crate, built now by the cargo running this benchmark (a bench can only name its
+/// own package's binaries, and the CLI is its own crate). It lands in the same target directory.
+fn cli_binary() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("RUNWARE_BENCH_CLI").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "runware-cli",
+            "--bin",
+            "runware",
+        ])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .stdin(Stdio::null())
+        .status()
+        .context("running cargo to build the runware CLI")?;
+    if !status.success() {
+        bail!("cargo build --release -p runware-cli failed ({status})");
+    }
+    let exe = workspace_target_dir()
+        .join("release")
+        .join(format!("runware{}", std::env::consts::EXE_SUFFIX));
+    if !exe.is_file() {
+        bail!("the runware CLI was built but is not at {}", exe.display());
+    }
+    Ok(exe)
 }
 
 /// Median wall time of `runs` runs of the `runware` CLI (`model-search` against the emulator).
@@ -661,7 +696,7 @@ async fn run(
 
     // ---- the CLI
     eprintln!("bench: CLI cold runs");
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_runware"));
+    let exe = cli_binary()?;
     let cli_empty = cli_runs(&exe, &base_url, key, s.cli_runs, CliCache::Empty)?;
     let cli_warm = cli_runs(&exe, &base_url, key, s.cli_runs, CliCache::Warm)?;
 

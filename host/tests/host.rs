@@ -1,14 +1,13 @@
-//! Integration tests of the host library and CLI: the real embedded component in the real host
-//! against the emulator on loopback.
+//! Integration tests of the host library: the real embedded component in the real host against
+//! the emulator on loopback.
 //!
 //! Covered here: the compiled-code cache round trip, the egress allow-list (a refused
 //! destination is a typed transport error, not a trap), host-side key injection (the emulator
 //! saw a valid Bearer key that the component never held), key redaction in every printable
-//! form, the memory cap, the host-side body cap, and the CLI's exit codes for input errors. The
-//! broad end-to-end suite is `tests/e2e.rs`.
+//! form, the memory cap and the host-side body cap. The CLI's exit codes and the broad end-to-end
+//! suite are `runware-cli`'s tests (`cli/tests/it`).
 
 use std::path::PathBuf;
-use std::process::Output;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -304,138 +303,6 @@ async fn clients_run_concurrently_in_one_process() {
     emu.stop().await;
 }
 
-// ---- the CLI -----------------------------------------------------------------------------
-
-fn cli(args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write as _;
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_runware"));
-    cmd.args(args)
-        .env_remove("RUNWARE_API_KEY")
-        .env_remove("RUNWARE_BASE_URL")
-        .env("RUNWARE_CACHE_DIR", shared_cache_dir())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run the CLI: {e}"));
-    // Dropping stdin closes it, so a command reading `-` sees the end of input.
-    if let (Some(mut input), Some(text)) = (child.stdin.take(), stdin) {
-        input
-            .write_all(text.as_bytes())
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-#[test]
-fn cli_missing_key_exits_2_naming_the_variable() {
-    let out = cli(&["model-search", "--search", "flux"], None);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("RUNWARE_API_KEY"));
-    assert!(out.stdout.is_empty());
-}
-
-#[test]
-fn cli_usage_errors_exit_2() {
-    for args in [
-        &["--no-such-flag", "model-search", "--search", "x"][..],
-        &["model-search"][..],
-        &["text-to-image", "--prompt", "a cat", "--width", "wide"][..],
-        &["--timeout", "0", "model-search", "--search", "x"][..],
-        &["--timeout", "-1", "model-search", "--search", "x"][..],
-    ] {
-        let out = cli(args, None);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
-    }
-    let out = cli(&["--help"], None);
-    assert_eq!(out.status.code(), Some(0));
-    let help = text(&out.stdout);
-    for needle in [
-        "Exit codes",
-        "RUNWARE_API_KEY",
-        "RUNWARE_BASE_URL",
-        "--emulator",
-    ] {
-        assert!(help.contains(needle), "--help mentions {needle}");
-    }
-}
-
-#[test]
-fn cli_raw_refuses_malformed_json_with_its_position() {
-    let out = cli(
-        &["--emulator", "raw", "-"],
-        Some("[\n  {\"taskType\": }\n]"),
-    );
-    assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
-    assert!(err.contains("line 2"), "{err}");
-    assert!(err.contains("column"), "{err}");
-}
-
-#[test]
-fn cli_raw_refuses_a_key_in_the_file_without_echoing_it() {
-    let secret = test_key("file");
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let file = dir.path().join("tasks.json");
-    std::fs::write(
-        &file,
-        format!(r#"[{{"taskType":"authentication","apiKey":"{secret}"}}]"#),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let path = file.to_string_lossy().into_owned();
-    let out = cli(&["--emulator", "raw", &path], None);
-    assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
-    assert!(err.contains("RUNWARE_API_KEY"), "{err}");
-    assert!(!err.contains(&secret) && !text(&out.stdout).contains(&secret));
-}
-
-#[test]
-fn cli_invalid_request_is_an_input_error_and_sends_nothing() {
-    let out = cli(
-        &[
-            "--emulator",
-            "text-to-image",
-            "--prompt",
-            "a cat",
-            "--width",
-            "100",
-        ],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("width"), "{}", text(&out.stderr));
-}
-
-#[test]
-fn cli_model_search_against_the_emulator() {
-    let out = cli(
-        &[
-            "--emulator",
-            "model-search",
-            "--search",
-            "flux",
-            "--limit",
-            "2",
-        ],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let json: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is JSON: {e}"));
-    assert!(json.get("data").is_some_and(|d| d.is_array()), "{json}");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn pooling_allocator_runs_calls() {
     let runtime = Runtime::new(RuntimeConfig {
@@ -614,55 +481,6 @@ async fn warm_up_instantiates_without_sending() {
         other => panic!("expected a host error naming base_url, got {other:?}"),
     }
     emu.stop().await;
-}
-
-/// A loopback port with nothing listening (bound, then released).
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-#[test]
-fn cli_transport_failure_exits_3() {
-    let base = format!("http://127.0.0.1:{}/v1", closed_port());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_runware"))
-        .args(["--base-url", &base, "--max-retries", "0", "--timeout", "20"])
-        .args(["model-search", "--search", "flux"])
-        .env("RUNWARE_API_KEY", test_key("transport"))
-        .env("RUNWARE_CACHE_DIR", shared_cache_dir())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let json: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is JSON: {e}"));
-    assert_eq!(
-        json["errors"][0]["code"], "transportError",
-        "the error is on stdout too: {json}"
-    );
-}
-
-#[test]
-fn cli_dry_run_needs_no_key_and_sends_nothing() {
-    let base = format!("http://127.0.0.1:{}/v1", closed_port());
-    let out = cli(
-        &[
-            "--base-url",
-            &base,
-            "text-to-image",
-            "--prompt",
-            "a lighthouse",
-            "--dry-run",
-        ],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let json: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is JSON: {e}"));
-    assert_eq!(json[0]["taskType"], "imageInference", "{json}");
-    assert_eq!(json[0]["positivePrompt"], "a lighthouse", "{json}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,0 +1,133 @@
+//! `runware`: the Runware API from the command line, through the sandboxed client component.
+//!
+//! stdout carries only JSON (the merged Runware response, or the task JSON of a dry run);
+//! progress and messages go to stderr. See `runware --help` for the exit codes.
+//!
+//! This file is the entry and the dispatch: input checks first, then the emulator (with
+//! `--emulator`), the runtime and the client, then the command. The parts are in the
+//! `runware_cli` library, one concern a module.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use runware_cli::args::{Cli, Command};
+use runware_cli::commands::{image_request, model_search, text_to_image};
+use runware_cli::exit::{self, Fail, finish_run};
+use runware_cli::progress::Spinner;
+use runware_cli::raw::read_tasks;
+use runware_host::{API_KEY_ENV, ApiKey, Client, ClientConfig, Runtime, RuntimeConfig};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("runware: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Runs one command; the exit code on success, or the failure to report.
+async fn run(cli: Cli) -> Result<u8, Fail> {
+    let Cli { global, command } = cli;
+    if let Command::Emulate(args) = command {
+        return runware_emulator::serve(args.serve)
+            .await
+            .map(|()| exit::OK)
+            .map_err(|e| Fail::with_code(exit::TRANSPORT, format!("emulator: {e:#}")));
+    }
+
+    // 1. Input checks, before anything starts or is sent.
+    let dry_run = matches!(&command, Command::TextToImage(a) if a.dry_run);
+    let raw_tasks = match &command {
+        Command::Raw(a) => Some(read_tasks(&a.file)?),
+        _ => None,
+    };
+    let image_request = match &command {
+        Command::TextToImage(a) => Some(image_request(a)?),
+        _ => None,
+    };
+    let api_key = ApiKey::from_env();
+    if api_key.is_none() && !global.emulator && !dry_run {
+        return Err(Fail::usage(format!(
+            "{API_KEY_ENV} is not set: export your Runware API key in {API_KEY_ENV} (or use \
+             --emulator to run against the local emulator)"
+        )));
+    }
+
+    // 2. The emulator, when asked for, with a key only this process knows.
+    let emulator = if global.emulator {
+        Some(runware_cli::emulator::start(global.verbose).await?)
+    } else {
+        None
+    };
+    let (base_url, api_key) = match &emulator {
+        Some((handle, key)) => (handle.base_url(), Some(key.clone())),
+        None => (global.base_url.clone(), api_key),
+    };
+
+    // 3. The runtime (compiled code from the cache when present) and the client.
+    let runtime_config = RuntimeConfig {
+        component: global.component.clone(),
+        ..RuntimeConfig::default()
+    };
+    let runtime = tokio::task::spawn_blocking(move || Runtime::new(runtime_config))
+        .await
+        .map_err(|e| Fail::with_code(exit::TRANSPORT, format!("loading the component: {e}")))?
+        .map_err(|e| Fail::with_code(exit::TRANSPORT, e.to_string()))?;
+    if global.verbose {
+        eprintln!(
+            "runware: component {} ({})",
+            &runtime.component_sha256()[..12.min(runtime.component_sha256().len())],
+            if runtime.loaded_from_cache() {
+                "compiled code from cache"
+            } else {
+                "compiled now"
+            }
+        );
+    }
+    let config = ClientConfig {
+        api_key,
+        base_url: Some(base_url),
+        max_retries: global.max_retries,
+        deadline: global.timeout,
+        trace: global.verbose,
+        allowed_hosts: global.allow_hosts.clone(),
+        // One user per process: the download after a generation reuses the opened instance.
+        max_idle_instances: 1,
+        ..ClientConfig::default()
+    };
+    let client = Client::new(&runtime, config).map_err(|e| Fail::usage(e.to_string()))?;
+
+    // 4. The command.
+    let spinner = Spinner::start(!global.verbose);
+    let result = match command {
+        Command::ModelSearch(a) => model_search(&client, a).await,
+        Command::TextToImage(a) => {
+            let request = image_request.unwrap_or_default();
+            text_to_image(&client, a, request, &spinner).await
+        }
+        Command::Raw(_) => {
+            let tasks = raw_tasks.unwrap_or_default();
+            finish_run(client.run_tasks(&tasks).await)
+        }
+        Command::Poll(a) => {
+            let r = if a.wait {
+                client.wait(&a.task_uuid, a.expected_results).await
+            } else {
+                client.get_response(&a.task_uuid).await
+            };
+            finish_run(r)
+        }
+        Command::Emulate(_) => Ok(exit::OK),
+    };
+    spinner.stop();
+    if let Some((handle, _)) = emulator {
+        handle.stop().await;
+    }
+    result
+}

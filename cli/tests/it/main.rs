@@ -1,0 +1,11 @@
+//! The `runware-cli` crate's one test binary (each test binary links wasmtime, so there is one):
+//!
+//! - `e2e`: the end-to-end suite, the real `runware` binary against the emulator on loopback;
+//! - `cli`: the binary's exit codes for input errors, a transport failure and a dry run;
+//! - `args`, `raw`, `save`: the CLI's parts tested directly through the `runware_cli` library.
+
+mod args;
+mod cli;
+mod e2e;
+mod raw;
+mod save;
