@@ -73,8 +73,9 @@ pub const ARCHITECTURES: &[&str] = &[
     "pony",
 ];
 
-/// The checkpoint types `modelSearch` filters on with `type` (runware-api.md §7).
-pub const TYPES: &[&str] = &["base", "inpainting", "refiner"];
+/// The checkpoint types `modelSearch` filters on with `type` (runware-api.md §7, plus
+/// `pix2pix`, which the API accepts too; no catalog model has it).
+pub const TYPES: &[&str] = &["base", "inpainting", "refiner", "pix2pix"];
 
 /// The ControlNet conditionings `modelSearch` filters on (runware-api.md §7).
 pub const CONDITIONINGS: &[&str] = &[
@@ -106,6 +107,15 @@ pub const VISIBILITIES: &[&str] = &["all", "public", "private", "owned", "favori
 
 /// The default page size of `modelSearch`.
 pub const DEFAULT_LIMIT: usize = 20;
+
+/// The largest page size `modelSearch` accepts.
+pub const MAX_LIMIT: usize = 100;
+
+/// The largest `offset` `modelSearch` accepts.
+pub const MAX_OFFSET: usize = 1_000_000_000;
+
+/// The longest `search` text `modelSearch` accepts, in characters.
+pub const MAX_SEARCH_LENGTH: usize = 500;
 
 /// A parsed `modelSearch` request. `Default` is the documented default search: everything,
 /// `limit` 20, `offset` 0.

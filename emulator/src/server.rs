@@ -37,7 +37,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-use crate::engine::{Output, Shared, TaskOpts};
+use crate::dispatch::{self, Output, TaskOpts};
+use crate::state::Shared;
 use crate::validate::{self, redact};
 use crate::{AuthKind, Fault, FaultRule, LoggedRequest};
 
@@ -399,7 +400,7 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
     let mut errors = Vec::new();
     let mut succeeded = 0usize;
     for task in &tasks {
-        let run = shared.run_task(&key, task, &opts).await;
+        let run = dispatch::run_task(&shared, &key, task, &opts).await;
         match run.output {
             Output::Data(items) => {
                 succeeded += 1;

@@ -15,7 +15,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::engine::{Output, Shared, TaskOpts};
+use crate::dispatch::{self, Output, TaskOpts};
+use crate::state::Shared;
 use crate::validate::{self, redact};
 use crate::{AuthKind, LoggedRequest};
 
@@ -175,7 +176,7 @@ fn handle_frame(
     tokio::spawn(async move {
         let last = work.len() - 1;
         for (i, (key, task)) in work.into_iter().enumerate() {
-            let run = shared.run_task(&key, &task, &opts).await;
+            let run = dispatch::run_task(&shared, &key, &task, &opts).await;
             log.executed.extend(run.executed);
             if i == last {
                 // Logged before the last answer goes out, so a client that got it sees the log.
