@@ -165,7 +165,7 @@ async fn run_work(
     owner: &str,
     task: &Value,
     ctx: &TaskCtx<'_>,
-    plan: fn(&Shared, &TaskCtx<'_>) -> Result<Box<dyn tasks::Job>, ApiError>,
+    plan: tasks::PlanFn,
     opts: &TaskOpts,
 ) -> TaskRun {
     let job = match plan(shared, ctx) {

@@ -268,7 +268,7 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
                 "maxPayloadSizeExceeded",
                 format!("The request body is {n} bytes; the limit is {limit} bytes."),
             );
-            e["max"] = json!(limit);
+            validate::set_field(&mut e, "max", json!(limit));
             return finish(log, error_response(StatusCode::PAYLOAD_TOO_LARGE, e));
         }
         Err(BodyError::Io) => {
@@ -449,8 +449,8 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
             log.status = 0;
             shared.log(log);
             kill.notify_one();
-            std::future::pending::<()>().await;
-            unreachable!("the connection is dropped")
+            // The connection task drops this future once it sees the kill signal.
+            match std::future::pending::<Infallible>().await {}
         }
         Some(Fault::StalledBody) => {
             let text = Bytes::from(body.to_string());
@@ -475,7 +475,7 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
                 Some(Value::Array(items)) if !items.is_empty() => {
                     items.iter_mut().for_each(swap_scalar_types)
                 }
-                _ => body["data"] = json!("oops"),
+                _ => validate::set_field(&mut body, "data", json!("oops")),
             }
             finish(log, json_response(status, &body))
         }
@@ -483,7 +483,11 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
             let text = body.to_string();
             let target = bytes.min(1 << 31) as usize;
             let overhead = text.len() + r#","padding":""}"#.len() - 1;
-            body["padding"] = json!("x".repeat(target.saturating_sub(overhead)));
+            validate::set_field(
+                &mut body,
+                "padding",
+                json!("x".repeat(target.saturating_sub(overhead))),
+            );
             finish(log, json_response(status, &body))
         }
         _ => finish(log, json_response(status, &body)),

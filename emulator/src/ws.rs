@@ -149,11 +149,15 @@ fn handle_frame(
                 Some(key) => work.push((key, task)),
                 None => {
                     let mut e = validate::missing_api_key();
-                    e["message"] = json!(
-                        "Authenticate first: send [{\"taskType\":\"authentication\",\"apiKey\":\"<key>\"}] before any task."
+                    validate::set_field(
+                        &mut e,
+                        "message",
+                        json!(
+                            "Authenticate first: send [{\"taskType\":\"authentication\",\"apiKey\":\"<key>\"}] before any task."
+                        ),
                     );
                     if let Some(u) = task.get("taskUUID").and_then(Value::as_str) {
-                        e["taskUUID"] = json!(u);
+                        validate::set_field(&mut e, "taskUUID", json!(u));
                     }
                     log.status = 401;
                     send(tx, json!({"errors": [e]}));
@@ -174,7 +178,7 @@ fn handle_frame(
         ..TaskOpts::default()
     };
     tokio::spawn(async move {
-        let last = work.len() - 1;
+        let last = work.len().saturating_sub(1);
         for (i, (key, task)) in work.into_iter().enumerate() {
             let run = dispatch::run_task(&shared, &key, &task, &opts).await;
             log.executed.extend(run.executed);

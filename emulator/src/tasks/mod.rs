@@ -79,10 +79,16 @@ pub(crate) enum Kind {
 pub(crate) enum Keyed {
     /// Read-only: answered from the catalog or the registry, never registered. The flag is
     /// `?dryRun=1`.
-    Query(fn(&Shared, &str, &TaskCtx<'_>, bool) -> Output),
+    Query(QueryFn),
     /// Validates the task into a [`Job`] (or the first parameter error).
-    Work(fn(&Shared, &TaskCtx<'_>) -> Result<Box<dyn Job>, ApiError>),
+    Work(PlanFn),
 }
+
+/// Answers a read-only task: (state, owner, task, dry run) → output.
+pub(crate) type QueryFn = fn(&Shared, &str, &TaskCtx<'_>, bool) -> Output;
+
+/// Validates a work task into a [`Job`]: (state, task) → job or the first parameter error.
+pub(crate) type PlanFn = fn(&Shared, &TaskCtx<'_>) -> Result<Box<dyn Job>, ApiError>;
 
 /// A validated work task, ready to produce its data items.
 pub(crate) trait Job: Send {
