@@ -2,6 +2,7 @@
 //! here, because every separate test binary links the crate and its dependencies again (one
 //! binary builds and links once).
 //!
+//! - [`common`]: the helpers several modules share;
 //! - [`building`]: request building, local validation, options and `run-tasks` normalisation;
 //! - [`conversation`]: whole conversations of the state machines with a scripted fake server;
 //! - [`fuzz_smoke`]: a short run of the fuzz harness in `guest/examples/fuzz.rs`;
@@ -10,6 +11,7 @@
 //! - [`regressions`]: scripted conversations for bugs found by the soak run and the fuzzer.
 
 mod building;
+mod common;
 mod conversation;
 mod fuzz_smoke;
 mod never_panics;
