@@ -34,7 +34,7 @@ mod runtime;
 mod types;
 
 pub use client::{
-    Client, ClientConfig, DEFAULT_BASE_URL, MAX_CALLS_PER_INSTANCE, RUNWARE_IMAGE_HOST,
+    Client, ClientConfig, DEFAULT_BASE_URL, MAX_CALLS_PER_INSTANCE, RUNWARE_IMAGE_HOST, millis,
 };
 pub use error::{Error, ErrorDetail, ErrorKind};
 pub use key::{API_KEY_ENV, ApiKey};
@@ -44,7 +44,9 @@ pub use runtime::{
 };
 #[doc(hidden)]
 pub use runtime::{peak_instance_memory, reset_peak_instance_memory};
+/// The documented defaults and ranges (the `runware-spec` crate), for help texts and checks.
+pub use runware_spec as spec;
 pub use types::{
-    Delivery, Image, ImageRequest, ImageResult, Lora, Model, ModelSearchRequest, ModelSearchResult,
-    OutputFormat, OutputType, RunResult, TaskResult, TaskStatus,
+    ClientOptions, Delivery, Image, ImageRequest, ImageResult, Lora, Model, ModelSearchRequest,
+    ModelSearchResult, OutputFormat, OutputType, RunResult, TaskResult, TaskStatus,
 };

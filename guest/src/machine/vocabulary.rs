@@ -119,16 +119,8 @@ pub enum Event {
     Slept,
 }
 
-/// Where a task stands (the WIT `task-status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskStatus {
-    /// Not every expected result has arrived yet.
-    Processing,
-    /// Every expected result arrived.
-    Success,
-    /// The task ended with an error.
-    Failed,
-}
+/// Where a task stands: the WIT `task-status`.
+pub use crate::wit::TaskStatus;
 
 /// The outcome of one task (the WIT `task-result`, with the error's case kept).
 #[derive(Debug, Clone, PartialEq)]
