@@ -31,11 +31,11 @@ use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::RunwareClient;
 use crate::bindings::runware::client::types as wit;
-use crate::error::Error;
+use crate::error::{Error, TrapCause};
 use crate::key::ApiKey;
 use crate::policy::{AllowEntry, EgressPolicy, HostHooks, Origin, Timeouts};
 use crate::pool::{ConnectionPool, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_ORIGIN};
-use crate::runtime::{EPOCH_TICK, HostState, Limits, Runtime};
+use crate::runtime::{EPOCH_TICK, HostState, Limits, MemoryCapExceeded, Runtime};
 use crate::types::{
     ClientOptions, ImageRequest, ImageResult, ModelSearchRequest, ModelSearchResult, RunResult,
 };
@@ -496,44 +496,33 @@ impl Client {
         };
         match tokio::time::timeout(self.inner.watchdog, work).await {
             Ok(r) => r,
-            Err(_) => Err(Error::Trap(format!(
-                "execution limit exceeded: the host dropped the waiting component after {} ms",
-                self.inner.watchdog.as_millis(),
-            ))),
+            Err(_) => Err(Error::ExecutionLimit {
+                limit: self.inner.watchdog,
+            }),
         }
     }
 }
 
-/// A trap or host failure during a call, with what the component wrote to stderr.
+/// A trap or host failure during a call, with the end of what the component wrote to stderr.
 fn trap(e: wasmtime::Error, stderr: &MemoryOutputPipe) -> Error {
-    let reason = match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => {
-            "execution limit exceeded: the host interrupted the component (epoch deadline)"
-                .to_string()
-        }
-        _ => {
-            let text = format!("{e:#}");
-            if text.contains("forcing trap when growing memory") {
-                format!("the instance hit its memory cap ({text})")
-            } else {
-                text
-            }
-        }
+    let cause = if e.downcast_ref::<MemoryCapExceeded>().is_some() {
+        TrapCause::MemoryCap
+    } else if matches!(
+        e.downcast_ref::<wasmtime::Trap>(),
+        Some(wasmtime::Trap::Interrupt)
+    ) {
+        TrapCause::ExecutionLimit
+    } else {
+        TrapCause::Other
     };
     let captured = stderr.contents();
     let captured = String::from_utf8_lossy(&captured);
     let captured = captured.trim();
-    if captured.is_empty() {
-        Error::Trap(reason)
-    } else {
-        let tail: String = captured
-            .chars()
-            .rev()
-            .take(2000)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        Error::Trap(format!("{reason}; component stderr: {tail}"))
+    // The last 2000 characters: where a panic message is.
+    let skip = captured.chars().count().saturating_sub(2000);
+    Error::Trap {
+        cause,
+        stderr: captured.chars().skip(skip).collect(),
+        source: e.into(),
     }
 }

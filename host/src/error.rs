@@ -69,7 +69,39 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// Why a component trapped, as far as the host can tell from the trap's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TrapCause {
+    /// It tried to grow its linear memory past the cap
+    /// ([`RuntimeConfig::max_memory_bytes`](crate::RuntimeConfig)).
+    MemoryCap,
+    /// It was still running when the execution limit passed, and the epoch interrupt stopped
+    /// it ([`ClientConfig::execution_limit`](crate::ClientConfig)).
+    ExecutionLimit,
+    /// Anything else: a bug in the component (a panic aborts as `unreachable`), or a host
+    /// function it called failed.
+    Other,
+}
+
+impl fmt::Display for TrapCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrapCause::MemoryCap => "the instance hit its memory cap",
+            TrapCause::ExecutionLimit => {
+                "execution limit exceeded: the host interrupted the component (epoch deadline)"
+            }
+            TrapCause::Other => "the component failed",
+        })
+    }
+}
+
+/// A boxed error kept as the [`source`](std::error::Error::source) of an [`Error`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Everything a [`Client`](crate::Client) call or [`Runtime`](crate::Runtime) set-up can fail with.
+///
+/// `Display` says what failed in one line; [`Error::report`] adds the chain of causes.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -82,13 +114,45 @@ pub enum Error {
         /// Its detail (boxed: it is large, and errors should be cheap to move).
         detail: Box<ErrorDetail>,
     },
-    /// The component trapped or was stopped by a resource limit (memory cap, execution
-    /// deadline). A bug or an exhausted limit, not an answer from Runware.
-    #[error("the component trapped: {0}")]
-    Trap(String),
+    /// The component trapped: a bug, or a resource limit that stopped it while it ran. Not an
+    /// answer from Runware.
+    #[error("the component trapped: {cause}{}", stderr_note(stderr))]
+    Trap {
+        /// What stopped it, recognised by the trap's type.
+        cause: TrapCause,
+        /// The end of what the component wrote to stderr (a panic message, for example).
+        stderr: String,
+        /// The trap as wasmtime reported it.
+        #[source]
+        source: BoxError,
+    },
+    /// The host's watchdog dropped the call: the component was waiting (on the network or a
+    /// timer) when the execution limit passed, so it was stopped from outside. Not a trap.
+    #[error(
+        "execution limit exceeded: the host dropped the waiting component after {} ms",
+        limit.as_millis()
+    )]
+    ExecutionLimit {
+        /// The limit that passed (the execution limit plus the watchdog's slack).
+        limit: std::time::Duration,
+    },
     /// The host failed: bad configuration, the component could not be loaded, an I/O error.
-    #[error("host error: {0}")]
-    Host(String),
+    #[error("host error: {message}")]
+    Host {
+        /// What the host was doing.
+        message: String,
+        /// The underlying failure, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+fn stderr_note(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!("; component stderr: {stderr}")
+    }
 }
 
 impl Error {
@@ -116,8 +180,30 @@ impl Error {
         }
     }
 
+    /// The error and every cause under it, joined by `: ` (for logs and messages).
+    pub fn report(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+
     pub(crate) fn host(msg: impl fmt::Display) -> Self {
-        Error::Host(msg.to_string())
+        Error::Host {
+            message: msg.to_string(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn host_with(msg: impl fmt::Display, source: impl Into<BoxError>) -> Self {
+        Error::Host {
+            message: msg.to_string(),
+            source: Some(source.into()),
+        }
     }
 }
 

@@ -36,7 +36,7 @@ mod types;
 pub use client::{
     Client, ClientConfig, DEFAULT_BASE_URL, MAX_CALLS_PER_INSTANCE, RUNWARE_IMAGE_HOST, millis,
 };
-pub use error::{Error, ErrorDetail, ErrorKind};
+pub use error::{BoxError, Error, ErrorDetail, ErrorKind, TrapCause};
 pub use key::{API_KEY_ENV, ApiKey};
 pub use runtime::{
     CACHE_DIR_ENV, EMBEDDED_COMPONENT, EMBEDDED_COMPONENT_SHA256, Runtime, RuntimeConfig,
