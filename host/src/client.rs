@@ -31,9 +31,10 @@ use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::RunwareClient;
 use crate::bindings::runware::client::types as wit;
+use crate::destination::{AllowEntry, Origin, Timeouts};
 use crate::error::{Error, TrapCause};
 use crate::key::ApiKey;
-use crate::policy::{AllowEntry, EgressPolicy, HostHooks, Origin, Timeouts};
+use crate::policy::{EgressPolicy, HostHooks};
 use crate::pool::{ConnectionPool, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_ORIGIN};
 use crate::runtime::{EPOCH_TICK, HostState, Limits, MemoryCapExceeded, Runtime};
 use crate::types::{

@@ -24,6 +24,7 @@
 #[doc(hidden)]
 pub mod bindings;
 mod client;
+mod destination;
 mod error;
 mod key;
 mod policy;
