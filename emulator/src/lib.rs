@@ -19,7 +19,6 @@
 //! results, images, execution counts, log, settings), `validate` (parameter checks and
 //! Runware-shaped errors), `faults` (rule matching), [`catalog`] and [`render`] (model catalog
 //! and procedural images).
-#![warn(missing_docs)]
 // Unit tests may panic (that is how they fail); production code may not (see Cargo.toml).
 #![cfg_attr(
     test,

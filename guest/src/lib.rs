@@ -11,8 +11,6 @@
 //!   target, so the core and the component's exports share one definition.
 //! - `glue` (wasm32 only): the wit-bindgen exports and the `wasi:http` / `wasi:clocks` driver
 //!   that executes the machines' actions.
-#![deny(missing_docs)]
-#![cfg_attr(not(target_arch = "wasm32"), deny(unsafe_code))]
 
 pub mod download;
 pub mod error;
@@ -51,4 +49,9 @@ pub mod bindings {
 pub use bindings::runware::client::types as wit;
 
 #[cfg(target_arch = "wasm32")]
+#[expect(
+    unsafe_code,
+    reason = "wit-bindgen's export! defines the component's exported functions, which are unsafe \
+              extern \"C\" functions with export names"
+)]
 mod glue;

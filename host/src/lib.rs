@@ -19,7 +19,16 @@
 //! }
 //! # Ok(()) }
 //! ```
-#![deny(missing_docs)]
+// Tests may panic: a failing assertion is how they fail.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 #[doc(hidden)]
 pub mod bindings;
@@ -30,6 +39,11 @@ mod key;
 mod policy;
 mod pool;
 #[doc(hidden)]
+#[expect(
+    unsafe_code,
+    reason = "wasmtime's MemoryCreator and LinearMemory are unsafe traits: the probe allocates \
+              the linear memory itself to scan it"
+)]
 pub mod probe;
 mod runtime;
 mod types;

@@ -413,6 +413,10 @@ fn load_component(
 }
 
 /// The cached component, or `None` when the file is missing, corrupt or incompatible.
+#[expect(
+    unsafe_code,
+    reason = "wasmtime's Component::deserialize is unsafe: it trusts the bytes to be its own output"
+)]
 fn read_cached(engine: &Engine, file: &Path) -> Option<Component> {
     let data = std::fs::read(file).ok()?;
     let split = data.len().checked_sub(TRAILER)?;
