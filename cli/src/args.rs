@@ -9,20 +9,22 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use runware_host::{OutputFormat, OutputType};
+use runware_host::{OutputFormat, OutputType, spec};
 
 /// The end of `runware --help`: the environment, the output streams and the exit codes.
-pub const AFTER_HELP: &str = "\
+pub fn after_help() -> String {
+    format!(
+        "\
 Environment:
   RUNWARE_API_KEY    Your Runware API key (required unless --emulator, `emulate` or --dry-run).
                      The host adds it as `Authorization: Bearer …`; the component never sees it,
                      and it is never printed.
-  RUNWARE_BASE_URL   The REST endpoint (default https://api.runware.ai/v1); same as --base-url.
+  RUNWARE_BASE_URL   The REST endpoint (default {}); same as --base-url.
   RUNWARE_CACHE_DIR  Where compiled component code is cached (default $XDG_CACHE_HOME/runware or
                      ~/.cache/runware).
 
 Output:
-  stdout  the full JSON response, {\"data\":[…],\"errors\":[…]}, merged across retries and polls
+  stdout  the full JSON response, {{\"data\":[…],\"errors\":[…]}}, merged across retries and polls
           (with --dry-run: the task JSON that would be sent).
   stderr  progress (a spinner while waiting, when stderr is a terminal) and messages.
 
@@ -33,12 +35,79 @@ Exit codes:
   2  usage or input error (bad flag, malformed file, missing RUNWARE_API_KEY, invalid request),
      detected before any request is sent
   3  transport failure, deadline, or a transient failure (HTTP 429/5xx, unreadable answer)
-     still failing after the retries; also a failure of the component itself";
+     still failing after the retries; also a failure of the component itself",
+        spec::DEFAULT_BASE_URL
+    )
+}
+
+/// `--help` texts that state a default or a range, formatted from `runware-spec` (the numbers'
+/// one home) so the help says what the component enforces.
+mod help {
+    use runware_host::spec::{self, Bounds};
+
+    fn range<T: std::fmt::Display>(b: Bounds<T>) -> String {
+        format!("{} to {}", b.min, b.max)
+    }
+
+    pub fn max_retries() -> String {
+        format!(
+            "Retries after the first attempt, for retryable failures only (default {})",
+            spec::DEFAULT_MAX_RETRIES
+        )
+    }
+    pub fn timeout() -> String {
+        format!(
+            "Total deadline of the command in seconds, retries, backoff and polling included \
+             (default {})",
+            spec::DEFAULT_DEADLINE_MS / 1000
+        )
+    }
+    pub fn limit() -> String {
+        format!(
+            "Results per page, {} (default {})",
+            range(spec::SEARCH_LIMIT),
+            spec::SEARCH_DEFAULT_LIMIT
+        )
+    }
+    pub fn prompt(what: &str) -> String {
+        format!("{what}, {} characters", range(spec::PROMPT_CHARS))
+    }
+    pub fn model() -> String {
+        format!("Model AIR (default {})", spec::DEFAULT_MODEL)
+    }
+    pub fn size(what: &str) -> String {
+        format!(
+            "{what} in pixels, {} in multiples of {} (default {})",
+            range(spec::SIZE),
+            spec::SIZE_STEP,
+            spec::DEFAULT_SIZE
+        )
+    }
+    pub fn steps() -> String {
+        format!("Inference steps, {}", range(spec::STEPS))
+    }
+    pub fn cfg_scale() -> String {
+        format!("Classifier-free guidance scale, {}", range(spec::CFG_SCALE))
+    }
+    pub fn seed() -> String {
+        format!("Seed, {}", range(spec::SEED))
+    }
+    pub fn number_results() -> String {
+        format!(
+            "Images to generate, {} (default {})",
+            range(spec::NUMBER_RESULTS),
+            spec::DEFAULT_NUMBER_RESULTS
+        )
+    }
+    pub fn output_quality() -> String {
+        format!("JPEG/WEBP quality, {}", range(spec::OUTPUT_QUALITY))
+    }
+}
 
 /// The Runware image-generation API from the command line, through a sandboxed WebAssembly
 /// client component.
 #[derive(Debug, Parser)]
-#[command(name = "runware", version, after_help = AFTER_HELP)]
+#[command(name = "runware", version, after_help = after_help())]
 pub struct Cli {
     /// Flags every command takes.
     #[command(flatten)]
@@ -57,19 +126,18 @@ pub struct GlobalArgs {
         global = true,
         value_name = "URL",
         env = "RUNWARE_BASE_URL",
-        default_value = runware_host::DEFAULT_BASE_URL
+        default_value = spec::DEFAULT_BASE_URL
     )]
     pub base_url: String,
     /// Start the Runware emulator in-process on 127.0.0.1 and use it (no key needed; overrides
     /// --base-url).
     #[arg(long, global = true)]
     pub emulator: bool,
-    /// Retries after the first attempt, for retryable failures only (default 3).
-    #[arg(long, global = true, value_name = "N")]
+    /// Retries after the first attempt (`--max-retries`).
+    #[arg(long, global = true, value_name = "N", help = help::max_retries())]
     pub max_retries: Option<u32>,
-    /// Total deadline of the command in seconds, retries, backoff and polling included
-    /// (default 300).
-    #[arg(long, global = true, value_name = "SECS", value_parser = parse_secs)]
+    /// Total deadline of the command (`--timeout`).
+    #[arg(long, global = true, value_name = "SECS", value_parser = parse_secs, help = help::timeout())]
     pub timeout: Option<Duration>,
     /// One line per attempt on stderr (taskUUID, HTTP status, chosen delay; never the key).
     #[arg(long, short, global = true)]
@@ -105,8 +173,8 @@ pub struct ModelSearchArgs {
     /// Free text matched against names, AIRs, versions and tags.
     #[arg(long, value_name = "Q")]
     pub search: String,
-    /// Results per page, 1 to 100 (default 20).
-    #[arg(long, value_name = "N")]
+    /// Results per page (`--limit`).
+    #[arg(long, value_name = "N", help = help::limit())]
     pub limit: Option<u32>,
     /// Results to skip (default 0).
     #[arg(long, value_name = "N")]
@@ -167,35 +235,35 @@ impl From<OutputFormatArg> for OutputFormat {
 /// `runware text-to-image`.
 #[derive(Debug, Args)]
 pub struct TextToImageArgs {
-    /// What to draw, 2 to 3000 characters.
-    #[arg(long, value_name = "P")]
+    /// What to draw (`--prompt`).
+    #[arg(long, value_name = "P", help = help::prompt("What to draw"))]
     pub prompt: String,
-    /// What to avoid, 2 to 3000 characters.
-    #[arg(long, value_name = "P")]
+    /// What to avoid (`--negative-prompt`).
+    #[arg(long, value_name = "P", help = help::prompt("What to avoid"))]
     pub negative_prompt: Option<String>,
-    /// Model AIR (default runware:101@1).
-    #[arg(long, value_name = "AIR")]
+    /// Model AIR (`--model`).
+    #[arg(long, value_name = "AIR", help = help::model())]
     pub model: Option<String>,
-    /// Width in pixels, 128 to 2048 in multiples of 64 (default 1024).
-    #[arg(long)]
+    /// Width in pixels (`--width`).
+    #[arg(long, help = help::size("Width"))]
     pub width: Option<u32>,
-    /// Height in pixels, 128 to 2048 in multiples of 64 (default 1024).
-    #[arg(long)]
+    /// Height in pixels (`--height`).
+    #[arg(long, help = help::size("Height"))]
     pub height: Option<u32>,
-    /// Inference steps, 1 to 100.
-    #[arg(long)]
+    /// Inference steps (`--steps`).
+    #[arg(long, help = help::steps())]
     pub steps: Option<u32>,
-    /// Classifier-free guidance scale, 0 to 50.
-    #[arg(long)]
+    /// Classifier-free guidance scale (`--cfg-scale`).
+    #[arg(long, help = help::cfg_scale())]
     pub cfg_scale: Option<f32>,
-    /// Seed, 1 to 9223372036854775807.
-    #[arg(long)]
+    /// Seed (`--seed`).
+    #[arg(long, help = help::seed())]
     pub seed: Option<u64>,
     /// Scheduler name, such as "Euler a".
     #[arg(long)]
     pub scheduler: Option<String>,
-    /// Images to generate, 1 to 20 (default 1).
-    #[arg(long, value_name = "N")]
+    /// Images to generate (`--number-results`).
+    #[arg(long, value_name = "N", help = help::number_results())]
     pub number_results: Option<u32>,
     /// How images are returned (default url).
     #[arg(long, value_enum)]
@@ -203,8 +271,8 @@ pub struct TextToImageArgs {
     /// Image file format (default jpg).
     #[arg(long, value_enum)]
     pub output_format: Option<OutputFormatArg>,
-    /// JPEG/WEBP quality, 20 to 99.
-    #[arg(long, value_name = "Q")]
+    /// JPEG/WEBP quality (`--output-quality`).
+    #[arg(long, value_name = "Q", help = help::output_quality())]
     pub output_quality: Option<u32>,
     /// Ask for the cost of each image.
     #[arg(long)]

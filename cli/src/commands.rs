@@ -52,7 +52,7 @@ pub fn image_request(a: &TextToImageArgs) -> Result<ImageRequest, Fail> {
                     "--extra-json: an `apiKey` field is refused; the key is read from {API_KEY_ENV}"
                 )));
             }
-            Some(v)
+            Some(text.clone())
         }
         None => None,
     };

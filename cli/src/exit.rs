@@ -83,7 +83,7 @@ pub fn api_failure(e: Error) -> Fail {
     {
         println!("{}", error_response_json(detail));
     }
-    Fail::with_code(code, e.to_string())
+    Fail::with_code(code, e.report())
 }
 
 /// The response received before the failure, or a Runware-shaped `errors` entry for it.

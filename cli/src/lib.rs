@@ -4,7 +4,6 @@
 //! anything is sent, runs one call through the sandboxed component, prints the JSON response on
 //! stdout and maps the outcome to an exit code. It is a library only so that the crate's one
 //! integration test binary (`tests/it`) can test these parts directly; it is not an API.
-#![deny(missing_docs)]
 
 pub mod args;
 pub mod commands;

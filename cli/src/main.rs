@@ -15,7 +15,9 @@ use runware_cli::commands::{image_request, model_search, text_to_image};
 use runware_cli::exit::{self, Fail, finish_run};
 use runware_cli::progress::Spinner;
 use runware_cli::raw::read_tasks;
-use runware_host::{API_KEY_ENV, ApiKey, Client, ClientConfig, Runtime, RuntimeConfig};
+use runware_host::{
+    API_KEY_ENV, ApiKey, Client, ClientConfig, ClientOptions, Runtime, RuntimeConfig,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -78,7 +80,7 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
     let runtime = tokio::task::spawn_blocking(move || Runtime::new(runtime_config))
         .await
         .map_err(|e| Fail::with_code(exit::TRANSPORT, format!("loading the component: {e}")))?
-        .map_err(|e| Fail::with_code(exit::TRANSPORT, e.to_string()))?;
+        .map_err(|e| Fail::with_code(exit::TRANSPORT, e.report()))?;
     if global.verbose {
         eprintln!(
             "runware: component {} ({})",
@@ -92,16 +94,19 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
     }
     let config = ClientConfig {
         api_key,
-        base_url: Some(base_url),
-        max_retries: global.max_retries,
-        deadline: global.timeout,
-        trace: global.verbose,
+        options: ClientOptions {
+            base_url: Some(base_url),
+            max_retries: global.max_retries,
+            deadline_ms: global.timeout.map(runware_host::millis),
+            trace: Some(global.verbose),
+            ..ClientOptions::default()
+        },
         allowed_hosts: global.allow_hosts.clone(),
         // One user per process: the download after a generation reuses the opened instance.
         max_idle_instances: 1,
         ..ClientConfig::default()
     };
-    let client = Client::new(&runtime, config).map_err(|e| Fail::usage(e.to_string()))?;
+    let client = Client::new(&runtime, config).map_err(|e| Fail::usage(e.report()))?;
 
     // 4. The command.
     let spinner = Spinner::start(!global.verbose);

@@ -2,7 +2,9 @@
 //!
 //! The catalog holds a few dozen realistic models (FLUX, SDXL, SD 1.5 and other checkpoints,
 //! LoRAs, LyCORIS, ControlNets, VAEs and embeddings) with the fields Runware returns
-//! (runware-api.md §7). [`search`] implements the documented `modelSearch` semantics:
+//! (runware-api.md §7). The models are data, in `catalog.json` next to this file (compiled in,
+//! parsed once); this module holds the vocabularies and limits `modelSearch` validates against
+//! and the search itself. [`search`] implements the documented `modelSearch` semantics:
 //!
 //! * `search` is case-insensitive and weighted: the whole query as a phrase of the name (×10, plus
 //!   ×10 more when it is the whole name), the query inside the AIR (×5), each query word inside the
@@ -73,8 +75,9 @@ pub const ARCHITECTURES: &[&str] = &[
     "pony",
 ];
 
-/// The checkpoint types `modelSearch` filters on with `type` (runware-api.md §7).
-pub const TYPES: &[&str] = &["base", "inpainting", "refiner"];
+/// The checkpoint types `modelSearch` filters on with `type` (runware-api.md §7, plus
+/// `pix2pix`, which the API accepts too; no catalog model has it).
+pub const TYPES: &[&str] = &["base", "inpainting", "refiner", "pix2pix"];
 
 /// The ControlNet conditionings `modelSearch` filters on (runware-api.md §7).
 pub const CONDITIONINGS: &[&str] = &[
@@ -106,6 +109,15 @@ pub const VISIBILITIES: &[&str] = &["all", "public", "private", "owned", "favori
 
 /// The default page size of `modelSearch`.
 pub const DEFAULT_LIMIT: usize = 20;
+
+/// The largest page size `modelSearch` accepts.
+pub const MAX_LIMIT: usize = 100;
+
+/// The largest `offset` `modelSearch` accepts.
+pub const MAX_OFFSET: usize = 1_000_000_000;
+
+/// The longest `search` text `modelSearch` accepts, in characters.
+pub const MAX_SEARCH_LENGTH: usize = 500;
 
 /// A parsed `modelSearch` request. `Default` is the documented default search: everything,
 /// `limit` 20, `offset` 0.
@@ -157,740 +169,47 @@ pub struct SearchPage {
 }
 
 /// The defaults a checkpoint declares.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Defaults {
     width: u32,
     height: u32,
     steps: u32,
-    scheduler: &'static str,
+    scheduler: String,
     cfg: f64,
     strength: Option<f64>,
 }
 
-/// One catalog entry, before conversion to JSON.
+/// One catalog entry as `catalog.json` holds it; [`Model::to_json`] makes it what
+/// `modelSearch` returns.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Model {
-    air: &'static str,
-    name: &'static str,
-    version: &'static str,
-    category: &'static str,
-    architecture: &'static str,
-    model_type: Option<&'static str>,
-    tags: &'static [&'static str],
+    air: String,
+    name: String,
+    version: String,
+    category: String,
+    architecture: String,
+    /// The checkpoint type (`base`, `inpainting`, `refiner`); checkpoints only.
+    #[serde(rename = "type")]
+    model_type: Option<String>,
+    tags: Vec<String>,
     private: bool,
-    comment: &'static str,
+    comment: String,
+    /// Checkpoints only.
     defaults: Option<Defaults>,
-    trigger_words: Option<&'static str>,
-    conditioning: Option<&'static str>,
+    #[serde(rename = "positiveTriggerWords")]
+    trigger_words: Option<String>,
+    /// ControlNets only.
+    conditioning: Option<String>,
 }
 
-const fn ckpt(
-    width: u32,
-    height: u32,
-    steps: u32,
-    scheduler: &'static str,
-    cfg: f64,
-) -> Option<Defaults> {
-    Some(Defaults {
-        width,
-        height,
-        steps,
-        scheduler,
-        cfg,
-        strength: None,
-    })
-}
+/// The catalog's data, in no particular order (search ranks it).
+const CATALOG_JSON: &str = include_str!("catalog.json");
 
-const fn inpaint(
-    width: u32,
-    height: u32,
-    steps: u32,
-    scheduler: &'static str,
-    cfg: f64,
-    strength: f64,
-) -> Option<Defaults> {
-    Some(Defaults {
-        width,
-        height,
-        steps,
-        scheduler,
-        cfg,
-        strength: Some(strength),
-    })
-}
-
-const FLOW: &str = "FlowMatchEulerDiscreteScheduler";
-
-/// A checkpoint entry (category `checkpoint`).
-#[expect(
-    clippy::too_many_arguments,
-    reason = "a table row: one argument per column"
-)]
-const fn checkpoint(
-    air: &'static str,
-    name: &'static str,
-    version: &'static str,
-    architecture: &'static str,
-    model_type: &'static str,
-    tags: &'static [&'static str],
-    defaults: Option<Defaults>,
-    trigger_words: &'static str,
-    comment: &'static str,
-) -> Model {
-    Model {
-        air,
-        name,
-        version,
-        category: "checkpoint",
-        architecture,
-        model_type: Some(model_type),
-        tags,
-        private: false,
-        comment,
-        defaults,
-        trigger_words: Some(trigger_words),
-        conditioning: None,
-    }
-}
-
-/// An add-on entry (LoRA, LyCORIS, VAE, embeddings).
-#[expect(
-    clippy::too_many_arguments,
-    reason = "a table row: one argument per column"
-)]
-const fn addon(
-    air: &'static str,
-    name: &'static str,
-    version: &'static str,
-    category: &'static str,
-    architecture: &'static str,
-    tags: &'static [&'static str],
-    trigger_words: Option<&'static str>,
-    comment: &'static str,
-) -> Model {
-    Model {
-        air,
-        name,
-        version,
-        category,
-        architecture,
-        model_type: None,
-        tags,
-        private: false,
-        comment,
-        defaults: None,
-        trigger_words,
-        conditioning: None,
-    }
-}
-
-/// A ControlNet entry.
-const fn controlnet(
-    air: &'static str,
-    name: &'static str,
-    version: &'static str,
-    architecture: &'static str,
-    conditioning: &'static str,
-    tags: &'static [&'static str],
-) -> Model {
-    Model {
-        air,
-        name,
-        version,
-        category: "controlnet",
-        architecture,
-        model_type: None,
-        tags,
-        private: false,
-        comment: "",
-        defaults: None,
-        trigger_words: None,
-        conditioning: Some(conditioning),
-    }
-}
-
-/// Marks an entry as private to the caller's organisation.
-const fn private(mut model: Model) -> Model {
-    model.private = true;
-    model
-}
-
-/// The catalog, in no particular order (search ranks it).
-fn models() -> Vec<Model> {
-    vec![
-        // FLUX family.
-        checkpoint(
-            "runware:101@1",
-            "FLUX.1 Dev",
-            "1.0",
-            "flux1d",
-            "base",
-            &["flux", "base model", "photorealistic", "text rendering"],
-            ckpt(1024, 1024, 28, FLOW, 3.5),
-            "",
-            "Black Forest Labs' open-weight guidance-distilled 12B model.",
-        ),
-        checkpoint(
-            "runware:100@1",
-            "FLUX.1 Schnell",
-            "1.0",
-            "flux1s",
-            "base",
-            &["flux", "base model", "fast", "photorealistic"],
-            ckpt(1024, 1024, 4, FLOW, 1.0),
-            "",
-            "Timestep-distilled FLUX for 1-4 step generation.",
-        ),
-        checkpoint(
-            "runware:102@1",
-            "FLUX.1 Fill Dev",
-            "1.0",
-            "flux1d",
-            "inpainting",
-            &["flux", "inpainting", "outpainting"],
-            inpaint(1024, 1024, 28, FLOW, 30.0, 1.0),
-            "",
-            "Inpainting and outpainting with FLUX.1 Dev.",
-        ),
-        checkpoint(
-            "runware:106@1",
-            "FLUX.1 Kontext Dev",
-            "1.0",
-            "fluxkontextdev",
-            "base",
-            &["flux", "editing", "reference image"],
-            ckpt(1024, 1024, 28, FLOW, 2.5),
-            "",
-            "In-context image editing with text instructions.",
-        ),
-        checkpoint(
-            "runware:107@1",
-            "FLUX.1 Krea Dev",
-            "1.0",
-            "flux1d",
-            "base",
-            &["flux", "photorealistic", "aesthetic"],
-            ckpt(1024, 1024, 28, FLOW, 4.5),
-            "",
-            "",
-        ),
-        checkpoint(
-            "bfl:2@1",
-            "FLUX1.1 [pro]",
-            "1.1",
-            "fluxpro",
-            "base",
-            &["flux", "pro", "api"],
-            ckpt(1024, 1024, 28, "Default", 3.0),
-            "",
-            "Hosted by Black Forest Labs.",
-        ),
-        checkpoint(
-            "bfl:2@2",
-            "FLUX1.1 [pro] Ultra",
-            "1.1",
-            "fluxultra",
-            "base",
-            &["flux", "pro", "api", "high resolution"],
-            ckpt(2048, 2048, 28, "Default", 3.0),
-            "",
-            "Up to 4 megapixel outputs.",
-        ),
-        checkpoint(
-            "bfl:3@1",
-            "FLUX.1 Kontext [pro]",
-            "1.0",
-            "fluxkontextpro",
-            "base",
-            &["flux", "editing", "api"],
-            ckpt(1024, 1024, 28, "Default", 2.5),
-            "",
-            "",
-        ),
-        checkpoint(
-            "bfl:4@1",
-            "FLUX.1 Kontext [max]",
-            "1.0",
-            "fluxkontextmax",
-            "base",
-            &["flux", "editing", "api", "typography"],
-            ckpt(1024, 1024, 28, "Default", 2.5),
-            "",
-            "",
-        ),
-        // Other foundation models.
-        checkpoint(
-            "runware:108@1",
-            "Qwen-Image",
-            "1.0",
-            "qwen_image",
-            "base",
-            &["qwen", "base model", "text rendering"],
-            ckpt(1328, 1328, 30, FLOW, 4.0),
-            "",
-            "",
-        ),
-        checkpoint(
-            "runware:108@20",
-            "Qwen-Image-Edit",
-            "1.0",
-            "qwen_image_edit",
-            "base",
-            &["qwen", "editing"],
-            ckpt(1024, 1024, 30, FLOW, 4.0),
-            "",
-            "",
-        ),
-        checkpoint(
-            "runware:97@1",
-            "HiDream-I1 Full",
-            "1.0",
-            "hidreamfull",
-            "base",
-            &["hidream", "base model", "photorealistic"],
-            ckpt(1024, 1024, 50, FLOW, 5.0),
-            "",
-            "",
-        ),
-        checkpoint(
-            "runware:97@3",
-            "HiDream-I1 Fast",
-            "1.0",
-            "hidreamfast",
-            "base",
-            &["hidream", "fast"],
-            ckpt(1024, 1024, 16, FLOW, 1.0),
-            "",
-            "",
-        ),
-        checkpoint(
-            "runware:5@1",
-            "Stable Diffusion 3 Medium",
-            "1.0",
-            "sd3",
-            "base",
-            &["stable diffusion", "base model"],
-            ckpt(1024, 1024, 28, FLOW, 7.0),
-            "",
-            "",
-        ),
-        // SDXL checkpoints.
-        checkpoint(
-            "civitai:101055@128078",
-            "SD XL",
-            "v1.0 VAE fix",
-            "sdxl",
-            "base",
-            &["stable diffusion", "sdxl", "base model"],
-            ckpt(1024, 1024, 30, "Default", 7.0),
-            "",
-            "Stable Diffusion XL 1.0 base with the fixed VAE.",
-        ),
-        checkpoint(
-            "civitai:101055@128080",
-            "SD XL Refiner",
-            "v1.0",
-            "sdxl",
-            "refiner",
-            &["stable diffusion", "sdxl", "refiner"],
-            ckpt(1024, 1024, 30, "Default", 7.0),
-            "",
-            "Use as `refiner` after an SDXL base model.",
-        ),
-        checkpoint(
-            "civitai:133005@782002",
-            "Juggernaut XL",
-            "Jugg_XI_by_RunDiffusion",
-            "sdxl",
-            "base",
-            &["photorealistic", "sdxl", "portraits", "cinematic"],
-            ckpt(1024, 1024, 35, "DPM++ 2M Karras", 4.5),
-            "",
-            "",
-        ),
-        checkpoint(
-            "civitai:133005@920957",
-            "Juggernaut XL Lightning",
-            "Jugg_XI_Lightning",
-            "sdxllightning",
-            "base",
-            &["photorealistic", "sdxl", "fast"],
-            ckpt(1024, 1024, 6, "DPM++ SDE", 1.5),
-            "",
-            "",
-        ),
-        checkpoint(
-            "civitai:139562@344487",
-            "RealVisXL V4.0",
-            "V4.0 (BakedVAE)",
-            "sdxl",
-            "base",
-            &["photorealistic", "sdxl", "realistic"],
-            ckpt(1024, 1024, 30, "DPM++ 2M Karras", 6.0),
-            "",
-            "",
-        ),
-        checkpoint(
-            "civitai:139562@344550",
-            "RealVisXL V4.0 Inpainting",
-            "V4.0 Inpainting",
-            "sdxl",
-            "inpainting",
-            &["photorealistic", "sdxl", "inpainting"],
-            inpaint(1024, 1024, 30, "DPM++ 2M Karras", 6.0, 0.85),
-            "",
-            "",
-        ),
-        checkpoint(
-            "civitai:112902@351306",
-            "DreamShaper XL",
-            "Turbo DPM++ SDE",
-            "sdxlturbo",
-            "base",
-            &["sdxl", "fantasy", "illustration", "fast"],
-            ckpt(1024, 1024, 8, "DPM++ SDE Karras", 2.0),
-            "",
-            "",
-        ),
-        checkpoint(
-            "civitai:305149@392545",
-            "Promissing_Realistic_XL",
-            "v22",
-            "sdxl",
-            "base",
-            &["photorealistic", "sdxl"],
-            ckpt(1024, 1024, 20, "Default", 7.5),
-            "",
-            "",
-        ),
-        checkpoint(
-            "civitai:257749@290640",
-            "Pony Diffusion V6 XL",
-            "V6 (start with this one)",
-            "pony",
-            "base",
-            &["anime", "cartoon", "pony", "illustration"],
-            ckpt(1024, 1024, 25, "Euler a", 7.0),
-            "score_9, score_8_up, score_7_up",
-            "",
-        ),
-        // SD 1.5 checkpoints.
-        checkpoint(
-            "civitai:4201@501240",
-            "Realistic Vision V6.0 B1",
-            "V6.0 B1 (noVAE)",
-            "sd1x",
-            "base",
-            &["photorealistic", "portraits", "sd 1.5"],
-            ckpt(512, 768, 25, "DPM++ SDE Karras", 5.0),
-            "RAW photo",
-            "",
-        ),
-        checkpoint(
-            "civitai:4384@128713",
-            "DreamShaper",
-            "8",
-            "sd1x",
-            "base",
-            &["fantasy", "illustration", "anime", "sd 1.5"],
-            ckpt(512, 768, 25, "DPM++ 2M Karras", 7.0),
-            "",
-            "",
-        ),
-        checkpoint(
-            "civitai:4384@131004",
-            "DreamShaper Inpainting",
-            "8 Inpainting",
-            "sd1x",
-            "inpainting",
-            &["fantasy", "inpainting", "sd 1.5"],
-            inpaint(512, 512, 25, "DPM++ 2M Karras", 7.0, 0.75),
-            "",
-            "",
-        ),
-        checkpoint(
-            "civitai:81458@132760",
-            "AbsoluteReality",
-            "v1.8.1",
-            "sd1x",
-            "base",
-            &["photorealistic", "realistic", "sd 1.5"],
-            ckpt(512, 768, 30, "DPM++ 2M Karras", 6.5),
-            "",
-            "",
-        ),
-        checkpoint(
-            "civitai:7240@119057",
-            "MeinaMix",
-            "V11",
-            "sd1x",
-            "base",
-            &["anime", "illustration", "sd 1.5"],
-            ckpt(512, 768, 30, "Euler a", 7.0),
-            "",
-            "",
-        ),
-        checkpoint(
-            "civitai:25694@143906",
-            "epiCRealism",
-            "pure Evolution V5",
-            "sd1x",
-            "base",
-            &["photorealistic", "sd 1.5"],
-            ckpt(512, 768, 25, "DPM++ SDE Karras", 5.0),
-            "",
-            "",
-        ),
-        checkpoint(
-            "civitai:4468@57618",
-            "Counterfeit-V3.0",
-            "V3.0",
-            "sd1x",
-            "base",
-            &["anime", "sd 1.5"],
-            ckpt(512, 768, 30, "DPM++ 2M Karras", 10.0),
-            "",
-            "",
-        ),
-        private(checkpoint(
-            "acme:1001@2",
-            "Acme Product Shots XL",
-            "v2",
-            "sdxl",
-            "base",
-            &["product", "photorealistic", "sdxl", "studio"],
-            ckpt(1024, 1024, 30, "DPM++ 2M Karras", 6.0),
-            "acmeprod",
-            "Fine-tuned in-house on the product catalogue. Internal use only.",
-        )),
-        // LoRAs.
-        addon(
-            "civitai:58390@62833",
-            "Detail Tweaker LoRA",
-            "v1.0",
-            "lora",
-            "sd1x",
-            &["detail", "tool", "sd 1.5"],
-            Some(""),
-            "Use a weight between -2 and 2.",
-        ),
-        addon(
-            "civitai:122359@135867",
-            "Detail Tweaker XL",
-            "v1.0",
-            "lora",
-            "sdxl",
-            &["detail", "tool", "sdxl"],
-            Some(""),
-            "",
-        ),
-        addon(
-            "civitai:652699@993999",
-            "Amateur Photography",
-            "Flux Dev v6",
-            "lora",
-            "flux1d",
-            &["photorealistic", "amateur", "flux"],
-            Some("amateurish photo"),
-            "",
-        ),
-        addon(
-            "civitai:631986@706528",
-            "XLabs Flux Realism LoRA",
-            "v1.0",
-            "lora",
-            "flux1d",
-            &["photorealistic", "realism", "flux"],
-            Some(""),
-            "",
-        ),
-        addon(
-            "civitai:120096@135931",
-            "Pixel Art XL",
-            "v1.1",
-            "lora",
-            "sdxl",
-            &["pixel art", "style", "sdxl"],
-            Some("pixel art"),
-            "",
-        ),
-        addon(
-            "civitai:13941@16576",
-            "Epi Noise Offset",
-            "v2",
-            "lora",
-            "sd1x",
-            &["lighting", "contrast", "tool"],
-            Some(""),
-            "",
-        ),
-        private(addon(
-            "acme:1002@3",
-            "Acme Brand Style",
-            "v3",
-            "lora",
-            "sdxl",
-            &["style", "brand", "product"],
-            Some("acmestyle"),
-            "Brand colours and lighting. Internal use only.",
-        )),
-        // LyCORIS.
-        addon(
-            "civitai:71125@75851",
-            "Paper Cutout Style",
-            "v1.0",
-            "lycoris",
-            "sd1x",
-            &["style", "paper", "craft"],
-            Some("papercut"),
-            "",
-        ),
-        addon(
-            "civitai:48139@63006",
-            "LowRA",
-            "v2",
-            "lycoris",
-            "sd1x",
-            &["lighting", "dark", "tool"],
-            Some("dark theme"),
-            "",
-        ),
-        // ControlNets.
-        controlnet(
-            "civitai:38784@44716",
-            "ControlNet Canny SD1.5",
-            "v1.1",
-            "sd1x",
-            "canny",
-            &["controlnet", "edges", "sd 1.5"],
-        ),
-        controlnet(
-            "civitai:38784@44736",
-            "ControlNet Depth SD1.5",
-            "v1.1",
-            "sd1x",
-            "depth",
-            &["controlnet", "depth", "sd 1.5"],
-        ),
-        controlnet(
-            "civitai:38784@44811",
-            "ControlNet OpenPose SD1.5",
-            "v1.1",
-            "sd1x",
-            "openpose",
-            &["controlnet", "pose", "sd 1.5"],
-        ),
-        controlnet(
-            "civitai:111006@159987",
-            "QR Code Monster",
-            "v2",
-            "sd1x",
-            "qrcode",
-            &["controlnet", "qr code", "illusion"],
-        ),
-        controlnet(
-            "runware:20@1",
-            "ControlNet Canny SDXL",
-            "1.0",
-            "sdxl",
-            "canny",
-            &["controlnet", "edges", "sdxl"],
-        ),
-        controlnet(
-            "runware:29@1",
-            "ControlNet Tile SDXL",
-            "1.0",
-            "sdxl",
-            "tile",
-            &["controlnet", "upscale", "sdxl"],
-        ),
-        controlnet(
-            "runware:25@1",
-            "FLUX.1 Dev ControlNet Depth",
-            "1.0",
-            "flux1d",
-            "depth",
-            &["controlnet", "depth", "flux"],
-        ),
-        controlnet(
-            "runware:26@1",
-            "FLUX.1 Dev ControlNet Canny",
-            "1.0",
-            "flux1d",
-            "canny",
-            &["controlnet", "edges", "flux"],
-        ),
-        // VAEs.
-        addon(
-            "civitai:276082@311162",
-            "SDXL VAE",
-            "sdxl_vae fp16 fix",
-            "vae",
-            "sdxl",
-            &["vae", "sdxl"],
-            None,
-            "",
-        ),
-        addon(
-            "civitai:276082@88156",
-            "vae-ft-mse-840000-ema-pruned",
-            "840000",
-            "vae",
-            "sd1x",
-            &["vae", "sd 1.5"],
-            None,
-            "",
-        ),
-        addon(
-            "civitai:23906@28569",
-            "kl-f8-anime2 VAE",
-            "v1",
-            "vae",
-            "sd1x",
-            &["vae", "anime"],
-            None,
-            "",
-        ),
-        // Embeddings.
-        addon(
-            "civitai:7808@9208",
-            "EasyNegative",
-            "v1.0",
-            "embeddings",
-            "sd1x",
-            &["negative", "embedding", "anime"],
-            Some("easynegative"),
-            "Use in the negative prompt.",
-        ),
-        addon(
-            "civitai:4629@5637",
-            "Deep Negative",
-            "V1.75T",
-            "embeddings",
-            "sd1x",
-            &["negative", "embedding"],
-            Some("ng_deepnegative_v1_75t"),
-            "",
-        ),
-        addon(
-            "civitai:56519@60938",
-            "negative_hand Negative Embedding",
-            "v1",
-            "embeddings",
-            "sd1x",
-            &["negative", "hands", "embedding"],
-            Some("negative_hand-neg"),
-            "",
-        ),
-        addon(
-            "civitai:245628@277389",
-            "unaestheticXL",
-            "v3.1",
-            "embeddings",
-            "sdxl",
-            &["negative", "embedding", "sdxl"],
-            Some("unaestheticXLv31"),
-            "",
-        ),
-    ]
+/// Parses the catalog's data.
+fn models() -> Result<Vec<Model>, serde_json::Error> {
+    serde_json::from_str(CATALOG_JSON)
 }
 
 /// A slug for the hero image URL: lowercase alphanumerics and dashes.
@@ -915,7 +234,7 @@ impl Model {
         m.insert("version".into(), json!(self.version));
         m.insert("category".into(), json!(self.category));
         m.insert("architecture".into(), json!(self.architecture));
-        if let Some(t) = self.model_type {
+        if let Some(t) = &self.model_type {
             m.insert("type".into(), json!(t));
         }
         m.insert("tags".into(), json!(self.tags));
@@ -923,8 +242,8 @@ impl Model {
             "heroImage".into(),
             json!(format!(
                 "https://mim.runware.ai/r/model/{}/{}.jpg",
-                slug(self.air),
-                slug(self.name)
+                slug(&self.air),
+                slug(&self.name)
             )),
         );
         m.insert("private".into(), json!(self.private));
@@ -939,10 +258,10 @@ impl Model {
                 m.insert("defaultStrength".into(), json!(s));
             }
         }
-        if let Some(w) = self.trigger_words {
+        if let Some(w) = &self.trigger_words {
             m.insert("positiveTriggerWords".into(), json!(w));
         }
-        if let Some(c) = self.conditioning {
+        if let Some(c) = &self.conditioning {
             m.insert("conditioning".into(), json!(c));
         }
         Value::Object(m)
@@ -962,7 +281,13 @@ struct Entry {
 fn entries() -> &'static [Entry] {
     static CATALOG: OnceLock<Vec<Entry>> = OnceLock::new();
     CATALOG.get_or_init(|| {
-        models()
+        // The data is compiled in and a unit test parses it, so this cannot fail in a build that
+        // passed its tests; should it anyway, the emulator serves an empty catalog, not a panic.
+        let models = models().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the built-in model catalog does not parse");
+            Vec::new()
+        });
+        models
             .into_iter()
             .map(|model| Entry {
                 json: model.to_json(),
@@ -1048,10 +373,10 @@ pub fn search(query: &SearchQuery) -> SearchPage {
 
     let mut matches: Vec<(u32, &Entry)> = entries()
         .iter()
-        .filter(|e| eq_opt(&query.category, Some(e.model.category)))
-        .filter(|e| eq_opt(&query.model_type, e.model.model_type))
-        .filter(|e| eq_opt(&query.architecture, Some(e.model.architecture)))
-        .filter(|e| eq_opt(&query.conditioning, e.model.conditioning))
+        .filter(|e| eq_opt(&query.category, Some(&e.model.category)))
+        .filter(|e| eq_opt(&query.model_type, e.model.model_type.as_deref()))
+        .filter(|e| eq_opt(&query.architecture, Some(&e.model.architecture)))
+        .filter(|e| eq_opt(&query.conditioning, e.model.conditioning.as_deref()))
         .filter(|e| visible(query.visibility.as_deref(), e.model.private))
         .filter(|e| tags.is_empty() || e.tags.iter().any(|t| tags.contains(t)))
         .filter_map(|e| match &text {
@@ -1172,6 +497,15 @@ mod tests {
             });
             assert!(page.total_results >= 2, "too few {category}");
         }
+    }
+
+    #[test]
+    fn the_json_parses_with_every_model() {
+        let models = models().expect("catalog.json parses");
+        assert_eq!(models.len(), 55);
+        assert_eq!(len(), 55);
+        let airs: std::collections::HashSet<_> = models.iter().map(|m| m.air.as_str()).collect();
+        assert_eq!(airs.len(), 55, "duplicate AIRs");
     }
 
     #[test]

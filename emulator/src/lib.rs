@@ -13,17 +13,31 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Module map: `server` (accept loop, routing, REST and admin endpoints), `engine` (the task
-//! engine shared by REST and WebSocket: registry, async results, images), `validate` (parameter
-//! checks and Runware-shaped errors), `faults` (rule matching), `ws` (the WebSocket protocol),
-//! [`catalog`] and [`render`] (model catalog and procedural images).
-#![warn(missing_docs)]
+//! Module map: `server` (accept loop, routing, REST and admin endpoints), `ws` (the WebSocket
+//! protocol), `dispatch` (running one task for either: envelope, lookup, registration, async
+//! delivery), `tasks` (one module per task type and what they share), `state` (registry, async
+//! results, images, execution counts, log, settings), `validate` (parameter checks and
+//! Runware-shaped errors), `faults` (rule matching), [`catalog`] and [`render`] (model catalog
+//! and procedural images).
+// Unit tests may panic (that is how they fail); production code may not (see Cargo.toml).
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::cast_possible_truncation
+    )
+)]
 
 pub mod catalog;
-mod engine;
+mod dispatch;
 mod faults;
 pub mod render;
 mod server;
+mod state;
+mod tasks;
 mod validate;
 mod ws;
 
@@ -34,7 +48,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::engine::Shared;
+use crate::state::Shared;
 
 /// The default request body limit (32 MiB); larger bodies get a 413 with a Runware-shaped error.
 pub const DEFAULT_BODY_LIMIT: usize = 32 * 1024 * 1024;
@@ -288,7 +302,7 @@ impl EmulatorBuilder {
         let addr = listener.local_addr()?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared::new(
-            engine::Config {
+            state::Config {
                 keys: self.keys,
                 image_mode: self.image_mode,
                 body_limit: self.body_limit,

@@ -76,12 +76,60 @@ impl Format {
             Some(Format::Png)
         } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
             Some(Format::Jpg)
-        } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        } else if bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP".as_slice()) {
             Some(Format::Webp)
         } else {
             None
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numeric conversions.
+
+/// Float-to-integer (and f64-to-f32) conversions, the only place they are written. Rust's `as`
+/// from a float rounds toward zero and saturates at the target's bounds (NaN becomes 0): it
+/// never wraps and never panics, and every caller wants exactly that clamp.
+mod sat {
+    #![expect(
+        clippy::cast_possible_truncation,
+        reason = "float casts saturate; that is the point of these helpers"
+    )]
+
+    /// `f` toward zero, clamped to `i32`.
+    pub(super) fn f32_i32(f: f32) -> i32 {
+        f as i32
+    }
+    /// `f` toward zero, clamped to `usize`.
+    pub(super) fn f32_usize(f: f32) -> usize {
+        f as usize
+    }
+    /// `f` toward zero, clamped to `u32`.
+    pub(super) fn f32_u32(f: f32) -> u32 {
+        f as u32
+    }
+    /// `f` toward zero, clamped to `u8`.
+    pub(super) fn f32_u8(f: f32) -> u8 {
+        f as u8
+    }
+    /// `f` toward zero, clamped to `u32`.
+    pub(super) fn f64_u32(f: f64) -> u32 {
+        f as u32
+    }
+    /// `f` rounded to the nearest `f32`.
+    pub(super) fn f64_f32(f: f64) -> f32 {
+        f as f32
+    }
+}
+
+/// The low 32 bits of a hash.
+fn low32(h: u64) -> u32 {
+    u32::try_from(h & u64::from(u32::MAX)).unwrap_or(0)
+}
+
+/// A pixel coordinate (at most [`MAX_SIDE`] or a small multiple) as a lattice coordinate.
+fn coord(x: usize) -> i32 {
+    i32::try_from(x).unwrap_or(i32::MAX)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,7 +195,7 @@ fn smooth(t: f32) -> f32 {
 fn noise1(x: f32, salt: u32) -> f32 {
     let i = x.floor();
     let t = smooth(x - i);
-    let i = i as i32;
+    let i = sat::f32_i32(i);
     let a = lattice(i, 0, salt);
     let b = lattice(i + 1, 0, salt);
     a + (b - a) * t
@@ -157,7 +205,7 @@ fn noise1(x: f32, salt: u32) -> f32 {
 fn noise2(x: f32, y: f32, salt: u32) -> f32 {
     let (xi, yi) = (x.floor(), y.floor());
     let (tx, ty) = (smooth(x - xi), smooth(y - yi));
-    let (xi, yi) = (xi as i32, yi as i32);
+    let (xi, yi) = (sat::f32_i32(xi), sat::f32_i32(yi));
     let a = lattice(xi, yi, salt);
     let b = lattice(xi + 1, yi, salt);
     let c = lattice(xi, yi + 1, salt);
@@ -190,7 +238,7 @@ fn hsv(h: f32, s: f32, v: f32) -> Rgb {
     let c = v * s;
     let x = c * (1.0 - ((h % 2.0) - 1.0).abs());
     let m = v - c;
-    let (r, g, b) = match h as u32 {
+    let (r, g, b) = match sat::f32_u32(h) {
         0 => (c, x, 0.0),
         1 => (x, c, 0.0),
         2 => (0.0, c, x),
@@ -210,7 +258,7 @@ fn lerp3(a: Rgb, b: Rgb, t: f32) -> Rgb {
 }
 
 fn to_u8(c: f32) -> u8 {
-    (c * 255.0 + 0.5).clamp(0.0, 255.0) as u8
+    sat::f32_u8((c * 255.0 + 0.5).clamp(0.0, 255.0))
 }
 
 /// An RGB canvas of 8-bit pixels.
@@ -224,19 +272,20 @@ impl Canvas {
     fn idx(&self, x: usize, y: usize) -> usize {
         (y * self.w + x) * 3
     }
+    /// Sets a pixel (callers stay inside the canvas; outside, nothing happens).
     fn set(&mut self, x: usize, y: usize, c: Rgb) {
         let i = self.idx(x, y);
-        self.px[i] = to_u8(c[0]);
-        self.px[i + 1] = to_u8(c[1]);
-        self.px[i + 2] = to_u8(c[2]);
+        if let Some(p) = self.px.get_mut(i..i + 3) {
+            p.copy_from_slice(&c.map(to_u8));
+        }
     }
+    /// A pixel (black outside the canvas, which callers never ask for).
     fn get(&self, x: usize, y: usize) -> Rgb {
         let i = self.idx(x, y);
-        [
-            f32::from(self.px[i]) / 255.0,
-            f32::from(self.px[i + 1]) / 255.0,
-            f32::from(self.px[i + 2]) / 255.0,
-        ]
+        match self.px.get(i..i + 3) {
+            Some(&[r, g, b]) => [r, g, b].map(|c| f32::from(c) / 255.0),
+            _ => [0.0; 3],
+        }
     }
     /// Blends `c` over the pixel with opacity `a`.
     fn blend(&mut self, x: usize, y: usize, c: Rgb, a: f32) {
@@ -390,8 +439,8 @@ impl Scene {
             near,
             horizon_v,
             water_v: horizon_v + rng.range(0.06, 0.12),
-            layers: 3 + (rng.next_u64() % 3) as u32,
-            salt: rng.next_u64() as u32,
+            layers: 3 + low32(rng.next_u64() % 3),
+            salt: low32(rng.next_u64()),
         }
     }
 }
@@ -428,7 +477,7 @@ fn ridge(
             let mut best: f32 = 0.0;
             // Neighbouring trees overlap: take the tallest triangle covering this column.
             for k in -2..=2 {
-                let c = cell as i32 + k;
+                let c = sat::f32_i32(cell) + k;
                 let jitter = lattice(c, 1, salt ^ 0x5151);
                 let centre = (c as f32 + 0.5 + (jitter - 0.5) * 0.8) * spacing;
                 let height = (0.03 + 0.05 * lattice(c, 2, salt ^ 0x7373)) * short;
@@ -460,7 +509,7 @@ fn paint_layer(canvas: &mut Canvas, tops: &[f32], colour: Rgb, haze: Rgb, mist: 
         if top >= h as f32 {
             continue;
         }
-        let first = top.max(0.0).floor() as usize;
+        let first = sat::f32_usize(top.max(0.0).floor());
         for y in first..h {
             let yf = y as f32;
             let coverage = (yf + 1.0 - top).clamp(0.0, 1.0);
@@ -502,7 +551,7 @@ fn paint(prompt: &str, seed: u64, w: usize, h: usize) -> Canvas {
         Time::Night => lerp3(scene.sky_top, scene.horizon, 0.6),
     };
     let cloud_scale = 5.0 / hf;
-    let sky_rows = (horizon_y.ceil() as usize + 1).min(h);
+    let sky_rows = (sat::f32_usize(horizon_y.ceil()) + 1).min(h);
     // Below the horizon the farthest ridge covers everything (the lake reflection copies rows
     // above it), so the sky only needs painting down to the horizon.
     for y in 0..sky_rows {
@@ -524,7 +573,7 @@ fn paint(prompt: &str, seed: u64, w: usize, h: usize) -> Canvas {
                 c = lerp3(c, cloud_colour, a);
             }
             if scene.time == Time::Night {
-                let s = lattice(x as i32, y as i32, scene.salt ^ 0x57A5);
+                let s = lattice(coord(x), coord(y), scene.salt ^ 0x57A5);
                 if s > 0.9985 {
                     let fade = 1.0 - (y as f32 / horizon_y).clamp(0.0, 1.0);
                     c = lerp3(c, [1.0, 1.0, 0.95], ((s - 0.9985) / 0.0015) * fade);
@@ -562,20 +611,24 @@ fn paint(prompt: &str, seed: u64, w: usize, h: usize) -> Canvas {
 
     // 3. The lake: the rows above the water line mirrored, rippled and darkened.
     if scene.lake {
-        let water_y = (scene.water_v * hf) as usize;
+        let water_y = sat::f32_usize(scene.water_v * hf);
         let ripple: Vec<i32> = (0..64)
             .map(|k| {
                 let phase = k as f32 / 64.0 * std::f32::consts::TAU;
-                (phase.sin() * 2.0).round() as i32
+                sat::f32_i32((phase.sin() * 2.0).round())
             })
             .collect();
         let tint = lerp3(scene.sky_top, scene.near, 0.5);
         for y in water_y.min(h)..h {
             let depth = (y - water_y) as f32 / (hf - water_y as f32).max(1.0);
             let src_y = (2 * water_y).saturating_sub(y + 1).min(h - 1);
-            let shift = ripple[(y * 7 + (y * y) / 13) % 64] * (1 + (depth * 3.0) as i32);
+            let wave = ripple
+                .get((y * 7 + (y * y) / 13) % 64)
+                .copied()
+                .unwrap_or(0);
+            let shift = wave * (1 + sat::f32_i32(depth * 3.0));
             for x in 0..w {
-                let sx = (x as i32 + shift).clamp(0, w as i32 - 1) as usize;
+                let sx = usize::try_from((coord(x) + shift).clamp(0, coord(w) - 1)).unwrap_or(0);
                 let c = lerp3(canvas.get(sx, src_y), tint, 0.25 + depth * 0.35);
                 canvas.set(x, y, c);
             }
@@ -646,13 +699,15 @@ pub fn render(
 /// A tiny fixed valid image per format (8×8 pixels), encoded once and cached, for the
 /// emulator's placeholder image mode.
 pub fn placeholder(format: Format) -> &'static [u8] {
-    static CACHE: [OnceLock<Vec<u8>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static PNG: OnceLock<Vec<u8>> = OnceLock::new();
+    static JPG: OnceLock<Vec<u8>> = OnceLock::new();
+    static WEBP: OnceLock<Vec<u8>> = OnceLock::new();
     let slot = match format {
-        Format::Png => 0,
-        Format::Jpg => 1,
-        Format::Webp => 2,
+        Format::Png => &PNG,
+        Format::Jpg => &JPG,
+        Format::Webp => &WEBP,
     };
-    CACHE[slot].get_or_init(|| {
+    slot.get_or_init(|| {
         // A fixed 8×8 two-tone tile: sky blue over green.
         let mut px = Vec::with_capacity(8 * 8 * 3);
         for y in 0..8 {
@@ -707,8 +762,8 @@ pub fn transform(
                 .min(max / w as f64)
                 .min(max / h as f64)
                 .max(1.0 / w.min(h) as f64);
-            let nw = ((w as f64 * scale).round() as u32).clamp(1, MAX_UPSCALE_SIDE);
-            let nh = ((h as f64 * scale).round() as u32).clamp(1, MAX_UPSCALE_SIDE);
+            let nw = sat::f64_u32((w as f64 * scale).round()).clamp(1, MAX_UPSCALE_SIDE);
+            let nh = sat::f64_u32((h as f64 * scale).round()).clamp(1, MAX_UPSCALE_SIDE);
             let out = image::imageops::resize(
                 &img.to_rgb8(),
                 nw,
@@ -724,8 +779,8 @@ pub fn transform(
                 let mut flat = RgbImage::new(w, h);
                 for (dst, src) in flat.pixels_mut().zip(rgba.pixels()) {
                     let a = f32::from(src[3]) / 255.0;
-                    for k in 0..3 {
-                        dst[k] = (f32::from(src[k]) * a + 255.0 * (1.0 - a)).round() as u8;
+                    for (d, s) in dst.0.iter_mut().zip(src.0) {
+                        *d = sat::f32_u8((f32::from(s) * a + 255.0 * (1.0 - a)).round());
                     }
                 }
                 encode(&flat, w, h, ExtendedColorType::Rgb8, format, quality)
@@ -743,19 +798,25 @@ fn remove_background(img: &RgbImage) -> RgbaImage {
     let mut n = 0f64;
     for (x, y, p) in img.enumerate_pixels() {
         if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
-            for k in 0..3 {
-                sum[k] += f64::from(p[k]);
+            for (s, c) in sum.iter_mut().zip(p.0) {
+                *s += f64::from(c);
             }
             n += 1.0;
         }
     }
-    let bg = sum.map(|s| (s / n.max(1.0)) as f32);
+    let bg = sum.map(|s| sat::f64_f32(s / n.max(1.0)));
     let mut out = RgbaImage::new(w, h);
     for (dst, src) in out.pixels_mut().zip(img.pixels()) {
-        let d2: f32 = (0..3).map(|k| (f32::from(src[k]) - bg[k]).powi(2)).sum();
+        let d2: f32 = src
+            .0
+            .iter()
+            .zip(bg)
+            .map(|(c, b)| (f32::from(*c) - b).powi(2))
+            .sum();
         let d = d2.sqrt();
         let alpha = ((d - 24.0) / 40.0).clamp(0.0, 1.0);
-        *dst = image::Rgba([src[0], src[1], src[2], (alpha * 255.0).round() as u8]);
+        let [r, g, b] = src.0;
+        *dst = image::Rgba([r, g, b, sat::f32_u8((alpha * 255.0).round())]);
     }
     out
 }
@@ -815,7 +876,9 @@ pub fn caption(input: &[u8]) -> String {
                 .iter()
                 .position(|(limit, _)| hue < *limit)
                 .unwrap_or(0);
-            hue_weight[slot] += chroma;
+            if let Some(weight) = hue_weight.get_mut(slot) {
+                *weight += chroma;
+            }
         }
     }
     let n = (tw * th).max(1) as f32;
@@ -841,7 +904,8 @@ pub fn caption(input: &[u8]) -> String {
             .iter()
             .enumerate()
             .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, _)| HUE_NAMES[i].1)
+            .and_then(|(i, _)| HUE_NAMES.get(i))
+            .map(|(_, name)| *name)
             .unwrap_or("grey");
         best.to_string()
     };

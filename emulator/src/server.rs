@@ -37,7 +37,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-use crate::engine::{Output, Shared, TaskOpts};
+use crate::dispatch::{self, Output, TaskOpts};
+use crate::state::Shared;
 use crate::validate::{self, redact};
 use crate::{AuthKind, Fault, FaultRule, LoggedRequest};
 
@@ -267,7 +268,7 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
                 "maxPayloadSizeExceeded",
                 format!("The request body is {n} bytes; the limit is {limit} bytes."),
             );
-            e["max"] = json!(limit);
+            validate::set_field(&mut e, "max", json!(limit));
             return finish(log, error_response(StatusCode::PAYLOAD_TOO_LARGE, e));
         }
         Err(BodyError::Io) => {
@@ -399,7 +400,7 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
     let mut errors = Vec::new();
     let mut succeeded = 0usize;
     for task in &tasks {
-        let run = shared.run_task(&key, task, &opts).await;
+        let run = dispatch::run_task(&shared, &key, task, &opts).await;
         match run.output {
             Output::Data(items) => {
                 succeeded += 1;
@@ -448,8 +449,8 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
             log.status = 0;
             shared.log(log);
             kill.notify_one();
-            std::future::pending::<()>().await;
-            unreachable!("the connection is dropped")
+            // The connection task drops this future once it sees the kill signal.
+            match std::future::pending::<Infallible>().await {}
         }
         Some(Fault::StalledBody) => {
             let text = Bytes::from(body.to_string());
@@ -474,7 +475,7 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
                 Some(Value::Array(items)) if !items.is_empty() => {
                     items.iter_mut().for_each(swap_scalar_types)
                 }
-                _ => body["data"] = json!("oops"),
+                _ => validate::set_field(&mut body, "data", json!("oops")),
             }
             finish(log, json_response(status, &body))
         }
@@ -482,7 +483,11 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
             let text = body.to_string();
             let target = bytes.min(1 << 31) as usize;
             let overhead = text.len() + r#","padding":""}"#.len() - 1;
-            body["padding"] = json!("x".repeat(target.saturating_sub(overhead)));
+            validate::set_field(
+                &mut body,
+                "padding",
+                json!("x".repeat(target.saturating_sub(overhead))),
+            );
             finish(log, json_response(status, &body))
         }
         _ => finish(log, json_response(status, &body)),

@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::tasks;
+
 /// A Runware-shaped error object (`{"code":…, "message":…, …}`).
 pub(crate) type ApiError = Value;
 
@@ -33,21 +35,31 @@ pub(crate) fn missing_api_key() -> ApiError {
     })
 }
 
-/// The documentation page of a task type (used for `documentation` URLs).
-pub(crate) fn doc_page(task_type: &str) -> &'static str {
-    match task_type {
-        "imageInference" => "https://runware.ai/docs/en/image-inference/api-reference",
-        "modelSearch" => "https://runware.ai/docs/en/utilities/model-search",
-        "imageUpload" => "https://runware.ai/docs/en/utilities/image-upload",
-        "upscale" | "imageUpscale" => "https://runware.ai/docs/en/tools/upscale",
-        "removeBackground" | "imageBackgroundRemoval" => {
-            "https://runware.ai/docs/en/tools/remove-background"
-        }
-        "caption" | "imageCaption" => "https://runware.ai/docs/en/tools/caption",
-        "promptEnhance" => "https://runware.ai/docs/en/tools/prompt-enhancer",
-        "getResponse" | "getTaskDetails" => "https://runware.ai/docs/en/utilities/task-responses",
-        _ => "https://runware.ai/docs/en/getting-started/introduction",
+/// Sets a field of a JSON object; a no-op on any other value, so it never panics (unlike
+/// `value["field"] = …`, which panics on a non-object).
+pub(crate) fn set_field(v: &mut Value, key: &str, val: Value) {
+    if let Some(o) = v.as_object_mut() {
+        o.insert(key.to_string(), val);
     }
+}
+
+/// [`set_field`], by value.
+pub(crate) fn with_field(mut v: Value, key: &str, val: Value) -> Value {
+    set_field(&mut v, key, val);
+    v
+}
+
+/// The `i64` equal to `f` when `f` is a whole number of magnitude below `bound` (at most
+/// 9.0e18, inside `i64`'s range), else None.
+fn whole_to_i64(f: f64, bound: f64) -> Option<i64> {
+    // `as` from a float saturates rather than wraps, and the guard keeps `f` exactly
+    // representable, so the cast cannot change the value.
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "guarded: f is whole and within i64's range"
+    )]
+    let n = (f.fract() == 0.0 && f.abs() < bound.min(9.0e18)).then_some(f as i64);
+    n
 }
 
 /// `width` → `Width`, `CFGScale` → `CFGScale` (for `invalid<Param>` codes).
@@ -126,21 +138,21 @@ impl<'a> TaskCtx<'a> {
         range: Option<&Range>,
     ) -> ApiError {
         let mut e = self.err(code, message);
-        let o = e.as_object_mut().expect("object");
-        o.insert("parameter".into(), json!(param));
-        o.insert("type".into(), json!(ty));
+        set_field(&mut e, "parameter", json!(param));
+        set_field(&mut e, "type", json!(ty));
         if let Some(r) = range {
-            o.insert("min".into(), num(r.min));
-            o.insert("max".into(), num(r.max));
+            set_field(&mut e, "min", num(r.min));
+            set_field(&mut e, "max", num(r.max));
             if let Some(m) = r.multiplier {
-                o.insert("multiplier".into(), json!(m));
+                set_field(&mut e, "multiplier", json!(m));
             }
         }
-        o.insert(
-            "documentation".into(),
+        set_field(
+            &mut e,
+            "documentation",
             json!(format!(
                 "{}#request-{}",
-                doc_page(self.task_type),
+                tasks::doc_page(self.task_type),
                 param.to_ascii_lowercase()
             )),
         );
@@ -179,6 +191,18 @@ impl<'a> TaskCtx<'a> {
         range: Range,
         required: bool,
     ) -> Result<Option<i64>, ApiError> {
+        self.int_as(param, what, range, required)
+    }
+
+    /// [`int`](Self::int), converted to `T`; a value `T` cannot hold is invalid too (the ranges
+    /// callers pass always fit their `T`, so in practice that never happens).
+    pub fn int_as<T: TryFrom<i64>>(
+        &self,
+        param: &str,
+        what: &str,
+        range: Range,
+        required: bool,
+    ) -> Result<Option<T>, ApiError> {
         let rule = match range.multiplier {
             Some(m) => format!(
                 "{what} must be an integer value between {} and {}, in multiples of '{m}'.",
@@ -196,18 +220,18 @@ impl<'a> TaskCtx<'a> {
                 Ok(None)
             };
         };
-        let n = v.as_i64().or_else(|| {
-            v.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
-                .map(|f| f as i64)
-        });
+        let n = v
+            .as_i64()
+            .or_else(|| v.as_f64().and_then(|f| whole_to_i64(f, 9.0e18)));
         match n {
             Some(n)
                 if (n as f64) >= range.min
                     && (n as f64) <= range.max
                     && range.multiplier.is_none_or(|m| n % m == 0) =>
             {
-                Ok(Some(n))
+                T::try_from(n)
+                    .map(Some)
+                    .map_err(|_| self.invalid(param, &rule, "integer", Some(&range)))
             }
             _ => Err(self.invalid(param, &rule, "integer", Some(&range))),
         }
@@ -355,11 +379,11 @@ impl<'a> TaskCtx<'a> {
     }
 }
 
+/// A range bound as JSON: whole numbers as integers (`128`, not `128.0`).
 fn num(f: f64) -> Value {
-    if f.fract() == 0.0 && f.abs() < 9.0e15 {
-        json!(f as i64)
-    } else {
-        json!(f)
+    match whole_to_i64(f, 9.0e15) {
+        Some(n) => json!(n),
+        None => json!(f),
     }
 }
 

@@ -15,7 +15,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::engine::{Output, Shared, TaskOpts};
+use crate::dispatch::{self, Output, TaskOpts};
+use crate::state::Shared;
 use crate::validate::{self, redact};
 use crate::{AuthKind, LoggedRequest};
 
@@ -148,11 +149,15 @@ fn handle_frame(
                 Some(key) => work.push((key, task)),
                 None => {
                     let mut e = validate::missing_api_key();
-                    e["message"] = json!(
-                        "Authenticate first: send [{\"taskType\":\"authentication\",\"apiKey\":\"<key>\"}] before any task."
+                    validate::set_field(
+                        &mut e,
+                        "message",
+                        json!(
+                            "Authenticate first: send [{\"taskType\":\"authentication\",\"apiKey\":\"<key>\"}] before any task."
+                        ),
                     );
                     if let Some(u) = task.get("taskUUID").and_then(Value::as_str) {
-                        e["taskUUID"] = json!(u);
+                        validate::set_field(&mut e, "taskUUID", json!(u));
                     }
                     log.status = 401;
                     send(tx, json!({"errors": [e]}));
@@ -173,9 +178,9 @@ fn handle_frame(
         ..TaskOpts::default()
     };
     tokio::spawn(async move {
-        let last = work.len() - 1;
+        let last = work.len().saturating_sub(1);
         for (i, (key, task)) in work.into_iter().enumerate() {
-            let run = shared.run_task(&key, &task, &opts).await;
+            let run = dispatch::run_task(&shared, &key, &task, &opts).await;
             log.executed.extend(run.executed);
             if i == last {
                 // Logged before the last answer goes out, so a client that got it sees the log.

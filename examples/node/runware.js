@@ -9,7 +9,7 @@ const dir = new URL('./transpiled/', import.meta.url);
 /**
  * Instantiates the component and returns `{ Client }`: `Client.open(options)` and its methods
  * (`textToImage`, `modelSearch`, `runTasks`, …). A call that fails throws a `ComponentError`
- * whose `payload` is the WIT `error` variant, `{ tag: 'invalid-request', val: { code, … } }`.
+ * whose `payload` is the WIT `error` record, `{ kind: 'invalid-request', detail: { code, … } }`.
  */
 export async function loadRunware() {
   // The component sees an empty environment: whatever it needs (the API key) the host hands it

@@ -33,12 +33,18 @@ API = "runware:client/api@0.1.0"
 
 
 class RunwareError(Exception):
-    """A call failed: `case` is the `error` variant's case, `detail` its error-detail record."""
+    """A call failed: `case` is the WIT `error`'s `kind`, `detail` its error-detail record."""
 
     def __init__(self, case: str, detail: dict[str, Any]) -> None:
         super().__init__(f"{case}: {detail.get('code')}: {detail.get('message')}")
         self.case = case
         self.detail = detail
+
+
+def _error(value: Any) -> RunwareError:
+    """The WIT `error` record (`kind` and `detail`) as a RunwareError."""
+    error = _from_wit(value)
+    return RunwareError(error["kind"], error["detail"])
 
 
 def _to_wit(value: Any, ty: ValType) -> Any:
@@ -118,10 +124,16 @@ class Client:
             lowered = [_to_wit(a, ty) for a, (_, ty) in zip(args, params)]
         result = func(self._store, *lowered)
         func.post_return(self._store)
-        # Every function returns result<T, error>. wasmtime-py hands back the ok value as it is
-        # and the error as Variant(case, error-detail), since the two have different types.
+        # Every function returns result<T, error>. wasmtime-py tags a result only when its two
+        # sides are the same Python class: with a record on both sides it hands back
+        # Variant("ok" | "err", value); otherwise the value itself, and then a Record can only be
+        # the error (no untagged ok side of this interface is a record).
         if isinstance(result, Variant):
-            raise RunwareError(result.tag, _from_wit(result.payload))
+            if result.tag == "err":
+                raise _error(result.payload)
+            result = result.payload
+        elif isinstance(result, Record):
+            raise _error(result)
         return result if isinstance(result, ResourceAny) else _from_wit(result)
 
     def text_to_image(self, request: dict[str, Any]) -> dict[str, Any]:

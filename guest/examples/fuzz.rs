@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Prints the count, the time and `0 panics`; exits 1 with the smallest failing case otherwise.
-//! CI runs a short smoke of the same code (`guest/tests/fuzz_smoke.rs`).
+//! CI runs a short smoke of the same code (`guest/tests/it/fuzz_smoke.rs`).
 
 use std::time::Instant;
 

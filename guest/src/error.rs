@@ -1,58 +1,14 @@
-//! The component's error model (a plain-Rust mirror of the WIT `error` variant) and the
-//! classification of Runware codes and HTTP statuses into its cases.
+//! The component's error model (the WIT `error`: a kind and its detail) and the
+//! classification of Runware codes and HTTP statuses into kinds.
 
 use std::fmt;
 
-/// Which case of the WIT `error` variant an error maps to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// `invalid-request`: validation, found locally or by Runware.
-    InvalidRequest,
-    /// `authentication`: a missing, invalid or underprivileged API key.
-    Authentication,
-    /// `insufficient-credits`: the balance is too low.
-    InsufficientCredits,
-    /// `rate-limited`: HTTP 429 or a provider rate limit.
-    RateLimited,
-    /// `timeout`: a deadline passed (the call's, the poll deadline, or a provider timeout).
-    Timeout,
-    /// `transport`: the request or its response was lost on the way, or the host refused it.
-    Transport,
-    /// `server`: Runware failed or answered with something unreadable.
-    Server,
-    /// `content-policy`: the prompt or an image was refused.
-    ContentPolicy,
-    /// `other`: anything else.
-    Other,
-}
+pub use crate::wit::{ErrorDetail, ErrorKind};
 
-/// The WIT `error-detail` record.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ErrorDetail {
-    /// Runware's code or one of the component's own.
-    pub code: String,
-    /// Human-readable explanation.
-    pub message: String,
-    /// The task the error belongs to.
-    pub task_uuid: Option<String>,
-    /// That task's type.
-    pub task_type: Option<String>,
-    /// The request field at fault.
-    pub parameter: Option<String>,
-    /// The HTTP status of the last response, when one arrived.
-    pub http_status: Option<u16>,
-    /// Whether trying again later could succeed.
-    pub retryable: bool,
-    /// HTTP requests made by the call.
-    pub attempts: u32,
-    /// Everything received before the failure, `{"data":[…],"errors":[…]}`.
-    pub response_json: Option<String>,
-}
-
-/// An error of a call: its case and its detail.
+/// An error of a call: its kind and its detail (the WIT `error`, with the detail boxed).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientError {
-    /// The WIT case.
+    /// Which kind of failure.
     pub kind: ErrorKind,
     /// The record it carries (boxed: it is large and errors travel in `Result`s).
     pub detail: Box<ErrorDetail>,
@@ -114,6 +70,15 @@ impl fmt::Display for ClientError {
 }
 
 impl std::error::Error for ClientError {}
+
+impl From<ClientError> for crate::wit::Error {
+    fn from(e: ClientError) -> Self {
+        crate::wit::Error {
+            kind: e.kind,
+            detail: *e.detail,
+        }
+    }
+}
 
 const AUTH_CODES: &[&str] = &[
     "unauthorized",

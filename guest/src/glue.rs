@@ -1,5 +1,6 @@
-//! The thin wasi layer: wit-bindgen exports, conversions between WIT records and core types,
-//! one HTTP exchange over `wasi:http/outgoing-handler`, and waits on `wasi:clocks`.
+//! The thin wasi layer: wit-bindgen exports (the core already speaks the generated types, so
+//! nothing is converted here), one HTTP exchange over `wasi:http/outgoing-handler`, and waits
+//! on `wasi:clocks`.
 
 use wasip2::clocks::monotonic_clock;
 use wasip2::http::outgoing_handler;
@@ -10,14 +11,11 @@ use wasip2::http::types::{
 use wasip2::io::streams::StreamError;
 
 use crate::bindings::exports::runware::client::api::{self, Guest, GuestClient};
-use crate::bindings::runware::client::types as wit;
-use crate::error::{ClientError, ErrorDetail, ErrorKind};
-use crate::machine::{
-    Action, Call, Event, Machine, Method, RunOutcome, TaskStatus, Timeouts, TransportKind,
-};
-use crate::options::{Options, RawOptions, USER_AGENT, Url};
+use crate::error::ClientError;
+use crate::machine::{Action, Call, Event, Machine, Method, Timeouts, TransportKind};
+use crate::options::{Options, USER_AGENT, Url};
 use crate::retry::Entropy;
-use crate::{download, request, results};
+use crate::{download, request, results, wit};
 
 /// Randomness from `wasi:random`.
 struct WasiEntropy;
@@ -264,110 +262,6 @@ fn drive<M: Machine>(machine: &mut M, api_key: Option<&str>) -> Result<M::Output
     }
 }
 
-fn kind_to_wit(kind: ErrorKind, d: wit::ErrorDetail) -> wit::Error {
-    match kind {
-        ErrorKind::InvalidRequest => wit::Error::InvalidRequest(d),
-        ErrorKind::Authentication => wit::Error::Authentication(d),
-        ErrorKind::InsufficientCredits => wit::Error::InsufficientCredits(d),
-        ErrorKind::RateLimited => wit::Error::RateLimited(d),
-        ErrorKind::Timeout => wit::Error::Timeout(d),
-        ErrorKind::Transport => wit::Error::Transport(d),
-        ErrorKind::Server => wit::Error::Server(d),
-        ErrorKind::ContentPolicy => wit::Error::ContentPolicy(d),
-        ErrorKind::Other => wit::Error::Other(d),
-    }
-}
-
-fn detail_to_wit(d: ErrorDetail) -> wit::ErrorDetail {
-    wit::ErrorDetail {
-        code: d.code,
-        message: d.message,
-        task_uuid: d.task_uuid,
-        task_type: d.task_type,
-        parameter: d.parameter,
-        http_status: d.http_status,
-        retryable: d.retryable,
-        attempts: d.attempts,
-        response_json: d.response_json,
-    }
-}
-
-#[inline(never)]
-fn err_to_wit(e: ClientError) -> wit::Error {
-    kind_to_wit(e.kind, detail_to_wit(*e.detail))
-}
-
-#[inline(never)]
-fn run_to_wit(outcome: RunOutcome) -> wit::RunResult {
-    let tasks = outcome
-        .tasks
-        .into_iter()
-        .map(|t| wit::TaskResult {
-            task_uuid: t.task_uuid,
-            task_type: t.task_type,
-            status: match t.status {
-                TaskStatus::Processing => wit::TaskStatus::Processing,
-                TaskStatus::Success => wit::TaskStatus::Success,
-                TaskStatus::Failed => wit::TaskStatus::Failed,
-            },
-            data: t
-                .data
-                .into_iter()
-                .map(|m| serde_json::Value::Object(m).to_string())
-                .collect(),
-            error: t.error.map(|e| detail_to_wit(*e.detail)),
-        })
-        .collect();
-    wit::RunResult {
-        tasks,
-        response_json: outcome.response_json,
-    }
-}
-
-fn image_request(r: wit::ImageRequest) -> request::ImageRequest {
-    request::ImageRequest {
-        positive_prompt: r.positive_prompt,
-        negative_prompt: r.negative_prompt,
-        model: r.model,
-        width: r.width,
-        height: r.height,
-        steps: r.steps,
-        cfg_scale: r.cfg_scale,
-        seed: r.seed,
-        scheduler: r.scheduler,
-        number_results: r.number_results,
-        output_type: r.output_type.map(|t| match t {
-            wit::OutputType::Url => request::OutputType::Url,
-            wit::OutputType::DataUri => request::OutputType::DataUri,
-            wit::OutputType::Base64Data => request::OutputType::Base64Data,
-        }),
-        output_format: r.output_format.map(|f| match f {
-            wit::OutputFormat::Jpg => request::OutputFormat::Jpg,
-            wit::OutputFormat::Png => request::OutputFormat::Png,
-            wit::OutputFormat::Webp => request::OutputFormat::Webp,
-        }),
-        output_quality: r.output_quality,
-        include_cost: r.include_cost,
-        safety_check: r.safety_check,
-        delivery: r.delivery.map(|d| match d {
-            wit::Delivery::Sync => request::Delivery::Sync,
-            wit::Delivery::Async => request::Delivery::Async,
-        }),
-        loras: r
-            .loras
-            .into_iter()
-            .map(|l| request::Lora {
-                model: l.model,
-                weight: l.weight,
-            })
-            .collect(),
-        seed_image: r.seed_image,
-        mask_image: r.mask_image,
-        strength: r.strength,
-        extra_json: r.extra_json,
-    }
-}
-
 fn as_object(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
     match v {
         serde_json::Value::Object(m) => m,
@@ -395,130 +289,59 @@ impl Client {
 
 impl GuestClient for Client {
     fn open(options: wit::ClientOptions) -> Result<api::Client, wit::Error> {
-        let raw = RawOptions {
-            api_key: options.api_key,
-            base_url: options.base_url,
-            max_retries: options.max_retries,
-            deadline_ms: options.deadline_ms,
-            connect_timeout_ms: options.connect_timeout_ms,
-            first_byte_timeout_ms: options.first_byte_timeout_ms,
-            between_bytes_timeout_ms: options.between_bytes_timeout_ms,
-            poll_interval_ms: options.poll_interval_ms,
-            poll_deadline_ms: options.poll_deadline_ms,
-            max_response_bytes: options.max_response_bytes,
-            trace: options.trace,
-        };
-        let opts = Options::from_raw(raw).map_err(err_to_wit)?;
+        let opts = Options::from_raw(options)?;
         Ok(api::Client::new(Client { opts }))
     }
 
     fn text_to_image(&self, request: wit::ImageRequest) -> Result<wit::ImageResult, wit::Error> {
         let uuid = WasiEntropy.uuid_v4();
-        let task = request::build_image_task(&image_request(request), &uuid).map_err(err_to_wit)?;
+        let task = request::build_image_task(&request, &uuid)?;
         let mut call = Call::run(&self.opts, vec![as_object(task)], now_ms());
-        let outcome = drive(&mut call, self.key()).map_err(err_to_wit)?;
-        let r = results::image_result(outcome).map_err(err_to_wit)?;
-        Ok(wit::ImageResult {
-            task_uuid: r.task_uuid,
-            images: r
-                .images
-                .into_iter()
-                .map(|i| wit::Image {
-                    task_uuid: i.task_uuid,
-                    image_uuid: i.image_uuid,
-                    image_url: i.image_url,
-                    image_data_uri: i.image_data_uri,
-                    image_base64_data: i.image_base64_data,
-                    seed: i.seed,
-                    nsfw_content: i.nsfw_content,
-                    cost: i.cost,
-                })
-                .collect(),
-            response_json: r.response_json,
-        })
+        let outcome = drive(&mut call, self.key())?;
+        Ok(results::image_result(outcome)?)
     }
 
     fn prepare_text_to_image(&self, request: wit::ImageRequest) -> Result<String, wit::Error> {
         let uuid = WasiEntropy.uuid_v4();
-        let task = request::build_image_task(&image_request(request), &uuid).map_err(err_to_wit)?;
+        let task = request::build_image_task(&request, &uuid)?;
         Ok(serde_json::Value::Array(vec![task]).to_string())
     }
 
     fn model_search(
         &self,
-        r: wit::ModelSearchRequest,
+        request: wit::ModelSearchRequest,
     ) -> Result<wit::ModelSearchResult, wit::Error> {
-        let req = request::ModelSearchRequest {
-            search: r.search,
-            tags: r.tags,
-            category: r.category,
-            model_type: r.model_type,
-            architecture: r.architecture,
-            conditioning: r.conditioning,
-            visibility: r.visibility,
-            limit: r.limit,
-            offset: r.offset,
-        };
         let uuid = WasiEntropy.uuid_v4();
-        let task = request::build_model_search_task(&req, &uuid).map_err(err_to_wit)?;
+        let task = request::build_model_search_task(&request, &uuid)?;
         let mut call = Call::run(&self.opts, vec![as_object(task)], now_ms());
-        let outcome = drive(&mut call, self.key()).map_err(err_to_wit)?;
-        let r = results::model_search_result(outcome).map_err(err_to_wit)?;
-        Ok(wit::ModelSearchResult {
-            task_uuid: r.task_uuid,
-            total_results: r.total_results,
-            results: r
-                .results
-                .into_iter()
-                .map(|m| wit::Model {
-                    air: m.air,
-                    name: m.name,
-                    version: m.version,
-                    category: m.category,
-                    architecture: m.architecture,
-                    tags: m.tags,
-                    json: m.json,
-                })
-                .collect(),
-            response_json: r.response_json,
-        })
+        let outcome = drive(&mut call, self.key())?;
+        Ok(results::model_search_result(outcome)?)
     }
 
     fn get_response(&self, task_uuid: String) -> Result<wit::RunResult, wit::Error> {
-        check_uuid(&task_uuid).map_err(err_to_wit)?;
+        request::check_task_uuid(&task_uuid)?;
         let mut call = Call::get_response(&self.opts, &task_uuid, now_ms());
-        drive(&mut call, self.key())
-            .map(run_to_wit)
-            .map_err(err_to_wit)
+        Ok(results::run_result(drive(&mut call, self.key())?))
     }
 
     fn wait(&self, task_uuid: String, expected: Option<u32>) -> Result<wit::RunResult, wit::Error> {
-        check_uuid(&task_uuid).map_err(err_to_wit)?;
+        request::check_task_uuid(&task_uuid)?;
         let mut call = Call::wait(&self.opts, &task_uuid, expected.unwrap_or(1), now_ms());
-        drive(&mut call, self.key())
-            .map(run_to_wit)
-            .map_err(err_to_wit)
+        Ok(results::run_result(drive(&mut call, self.key())?))
     }
 
     fn run_tasks(&self, tasks_json: String) -> Result<wit::RunResult, wit::Error> {
         let mut rng = WasiEntropy;
-        let tasks =
-            request::normalize_tasks(&tasks_json, &mut || rng.uuid_v4()).map_err(err_to_wit)?;
+        let tasks = request::normalize_tasks(&tasks_json, &mut || rng.uuid_v4())?;
         let mut call = Call::run(&self.opts, tasks, now_ms());
-        drive(&mut call, self.key())
-            .map(run_to_wit)
-            .map_err(err_to_wit)
+        Ok(results::run_result(drive(&mut call, self.key())?))
     }
 
     fn download(&self, url: String) -> Result<Vec<u8>, wit::Error> {
-        let mut d = download::Download::new(&self.opts, &url, now_ms()).map_err(err_to_wit)?;
+        let mut d = download::Download::new(&self.opts, &url, now_ms())?;
         // The key is for Runware only: never sent to an image host.
-        drive(&mut d, None).map_err(err_to_wit)
+        Ok(drive(&mut d, None)?)
     }
-}
-
-fn check_uuid(task_uuid: &str) -> Result<(), ClientError> {
-    request::check_task_uuid(task_uuid)
 }
 
 crate::bindings::export!(Component with_types_in crate::bindings);

@@ -2,53 +2,18 @@
 
 use crate::error::ClientError;
 
-/// Default REST endpoint.
-pub const DEFAULT_BASE_URL: &str = "https://api.runware.ai/v1";
-/// Default retries after the first attempt.
-pub const DEFAULT_MAX_RETRIES: u32 = 3;
-/// Default total deadline of a call (5 min).
-pub const DEFAULT_DEADLINE_MS: u64 = 300_000;
-/// Default connect timeout.
-pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
-/// Default first-byte timeout.
-pub const DEFAULT_FIRST_BYTE_TIMEOUT_MS: u64 = 120_000;
-/// Default between-bytes timeout.
-pub const DEFAULT_BETWEEN_BYTES_TIMEOUT_MS: u64 = 30_000;
-/// Default first poll delay.
-pub const DEFAULT_POLL_INTERVAL_MS: u64 = 1_000;
-/// Default poll deadline.
-pub const DEFAULT_POLL_DEADLINE_MS: u64 = 600_000;
-/// Default response size cap (64 MiB).
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+pub use runware_spec::DEFAULT_BASE_URL;
+use runware_spec::{
+    DEFAULT_BETWEEN_BYTES_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_DEADLINE_MS,
+    DEFAULT_FIRST_BYTE_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES,
+    DEFAULT_POLL_DEADLINE_MS, DEFAULT_POLL_INTERVAL_MS,
+};
+
 /// The `User-Agent` the component sends.
 pub const USER_AGENT: &str = "runware-component/0.1.0";
 
 /// The raw options as given (the WIT `client-options`); `None` picks the default.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RawOptions {
-    /// API key; `None` means the host adds `Authorization`.
-    pub api_key: Option<String>,
-    /// REST endpoint.
-    pub base_url: Option<String>,
-    /// Retries after the first attempt.
-    pub max_retries: Option<u32>,
-    /// Total deadline of a call.
-    pub deadline_ms: Option<u32>,
-    /// Connect timeout.
-    pub connect_timeout_ms: Option<u32>,
-    /// First-byte timeout.
-    pub first_byte_timeout_ms: Option<u32>,
-    /// Between-bytes timeout.
-    pub between_bytes_timeout_ms: Option<u32>,
-    /// First poll delay.
-    pub poll_interval_ms: Option<u32>,
-    /// Poll deadline.
-    pub poll_deadline_ms: Option<u32>,
-    /// Response size cap.
-    pub max_response_bytes: Option<u32>,
-    /// One trace line per attempt on stderr.
-    pub trace: Option<bool>,
-}
+pub type RawOptions = crate::wit::ClientOptions;
 
 /// Checked options with every default applied.
 #[derive(Clone, PartialEq)]
@@ -98,21 +63,21 @@ impl Default for Options {
             api_key: None,
             base_url: DEFAULT_BASE_URL.to_string(),
             max_retries: DEFAULT_MAX_RETRIES,
-            deadline_ms: DEFAULT_DEADLINE_MS,
-            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
-            first_byte_timeout_ms: DEFAULT_FIRST_BYTE_TIMEOUT_MS,
-            between_bytes_timeout_ms: DEFAULT_BETWEEN_BYTES_TIMEOUT_MS,
-            poll_interval_ms: DEFAULT_POLL_INTERVAL_MS,
-            poll_deadline_ms: DEFAULT_POLL_DEADLINE_MS,
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            deadline_ms: u64::from(DEFAULT_DEADLINE_MS),
+            connect_timeout_ms: u64::from(DEFAULT_CONNECT_TIMEOUT_MS),
+            first_byte_timeout_ms: u64::from(DEFAULT_FIRST_BYTE_TIMEOUT_MS),
+            between_bytes_timeout_ms: u64::from(DEFAULT_BETWEEN_BYTES_TIMEOUT_MS),
+            poll_interval_ms: u64::from(DEFAULT_POLL_INTERVAL_MS),
+            poll_deadline_ms: u64::from(DEFAULT_POLL_DEADLINE_MS),
+            max_response_bytes: u64::from(DEFAULT_MAX_RESPONSE_BYTES),
             trace: false,
         }
     }
 }
 
-fn positive(value: Option<u32>, default: u64, name: &str) -> Result<u64, ClientError> {
+fn positive(value: Option<u32>, default: u32, name: &str) -> Result<u64, ClientError> {
     match value {
-        None => Ok(default),
+        None => Ok(u64::from(default)),
         Some(0) => Err(ClientError::invalid(
             "invalidOption",
             name,

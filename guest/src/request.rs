@@ -5,120 +5,9 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ClientError;
 
-/// Default model of `text-to-image`.
-pub const DEFAULT_MODEL: &str = "runware:101@1";
-/// Default width and height.
-pub const DEFAULT_SIZE: u32 = 1024;
-
-/// How results are delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// In the response.
-    Sync,
-    /// Acknowledged, then fetched with `getResponse`.
-    Async,
-}
-
-/// How an image is returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputType {
-    /// `URL`.
-    Url,
-    /// `dataURI`.
-    DataUri,
-    /// `base64Data`.
-    Base64Data,
-}
-
-/// The image file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    /// `JPG`.
-    Jpg,
-    /// `PNG`.
-    Png,
-    /// `WEBP`.
-    Webp,
-}
-
-/// A LoRA.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Lora {
-    /// Its AIR.
-    pub model: String,
-    /// Its weight, -4 to 4.
-    pub weight: Option<f32>,
-}
-
-/// The typed `imageInference` request (the WIT `image-request`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ImageRequest {
-    /// `positivePrompt`.
-    pub positive_prompt: String,
-    /// `negativePrompt`.
-    pub negative_prompt: Option<String>,
-    /// `model`.
-    pub model: Option<String>,
-    /// `width`.
-    pub width: Option<u32>,
-    /// `height`.
-    pub height: Option<u32>,
-    /// `steps`.
-    pub steps: Option<u32>,
-    /// `CFGScale`.
-    pub cfg_scale: Option<f32>,
-    /// `seed`.
-    pub seed: Option<u64>,
-    /// `scheduler`.
-    pub scheduler: Option<String>,
-    /// `numberResults`.
-    pub number_results: Option<u32>,
-    /// `outputType`.
-    pub output_type: Option<OutputType>,
-    /// `outputFormat`.
-    pub output_format: Option<OutputFormat>,
-    /// `outputQuality`.
-    pub output_quality: Option<u32>,
-    /// `includeCost`.
-    pub include_cost: Option<bool>,
-    /// `safety.checkContent`.
-    pub safety_check: Option<bool>,
-    /// `deliveryMethod`.
-    pub delivery: Option<Delivery>,
-    /// `lora`.
-    pub loras: Vec<Lora>,
-    /// `seedImage`.
-    pub seed_image: Option<String>,
-    /// `maskImage`.
-    pub mask_image: Option<String>,
-    /// `strength`.
-    pub strength: Option<f32>,
-    /// Extra fields merged into the task (a JSON object).
-    pub extra_json: Option<String>,
-}
-
-/// The typed `modelSearch` request (the WIT `model-search-request`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ModelSearchRequest {
-    /// `search`.
-    pub search: Option<String>,
-    /// `tags`.
-    pub tags: Vec<String>,
-    /// `category`.
-    pub category: Option<String>,
-    /// `type`.
-    pub model_type: Option<String>,
-    /// `architecture`.
-    pub architecture: Option<String>,
-    /// `conditioning`.
-    pub conditioning: Option<String>,
-    /// `visibility`.
-    pub visibility: Option<String>,
-    /// `limit`, 1 to 100.
-    pub limit: Option<u32>,
-    /// `offset`.
-    pub offset: Option<u32>,
-}
+pub use crate::wit::{Delivery, ImageRequest, Lora, ModelSearchRequest, OutputFormat, OutputType};
+use runware_spec::{Bounds, LORA_WEIGHT, PROMPT_CHARS, SIZE, SIZE_STEP};
+pub use runware_spec::{DEFAULT_MODEL, DEFAULT_SIZE};
 
 /// Whether `air` has the AIR syntax `provider:id@version` (provider: letters, digits, `_`, `-`;
 /// id and version: letters, digits, `_`, `-`, `.`).
@@ -194,13 +83,14 @@ fn f32_text(v: f32) -> String {
 
 fn check_prompt(text: &str, field: &str, code: &str) -> Result<(), ClientError> {
     let n = text.chars().count();
-    if (2..=3000).contains(&n) {
+    let Bounds { min, max } = PROMPT_CHARS;
+    if (min..=max).contains(&n) {
         Ok(())
     } else {
         Err(ClientError::invalid(
             code,
             field,
-            format!("{field} has {n} characters; it must have 2 to 3000"),
+            format!("{field} has {n} characters; it must have {min} to {max}"),
         ))
     }
 }
@@ -209,8 +99,7 @@ fn check_range_u<T: Into<u64> + Copy + std::fmt::Display>(
     value: Option<T>,
     field: &str,
     code: &str,
-    min: u64,
-    max: u64,
+    Bounds { min, max }: Bounds<u64>,
 ) -> Result<(), ClientError> {
     match value {
         Some(v) if !(min..=max).contains(&v.into()) => Err(ClientError::invalid(
@@ -226,8 +115,7 @@ fn check_range_f(
     value: Option<f32>,
     field: &str,
     code: &str,
-    min: f32,
-    max: f32,
+    Bounds { min, max }: Bounds<f32>,
 ) -> Result<(), ClientError> {
     match value {
         Some(v) if !(v.is_finite() && v >= min && v <= max) => Err(ClientError::invalid(
@@ -245,13 +133,14 @@ fn check_range_f(
 }
 
 fn check_size(value: u32, field: &str, code: &str) -> Result<(), ClientError> {
-    if (128..=2048).contains(&value) && value.is_multiple_of(64) {
+    let Bounds { min, max } = SIZE;
+    if (min..=max).contains(&value) && value.is_multiple_of(SIZE_STEP) {
         Ok(())
     } else {
         Err(ClientError::invalid(
             code,
             field,
-            format!("{field} is {value}; it must be 128 to 2048 in multiples of 64"),
+            format!("{field} is {value}; it must be {min} to {max} in multiples of {SIZE_STEP}"),
         ))
     }
 }
@@ -310,34 +199,38 @@ pub fn build_image_task(request: &ImageRequest, task_uuid: &str) -> Result<Value
     let height = request.height.unwrap_or(DEFAULT_SIZE);
     check_size(width, "width", "invalidWidth")?;
     check_size(height, "height", "invalidHeight")?;
-    check_range_u(request.steps, "steps", "invalidSteps", 1, 100)?;
-    check_range_f(request.cfg_scale, "CFGScale", "invalidCFGScale", 0.0, 50.0)?;
-    check_range_u(
-        request.seed,
-        "seed",
-        "invalidSeed",
-        1,
-        9_223_372_036_854_775_807,
+    check_range_u(request.steps, "steps", "invalidSteps", runware_spec::STEPS)?;
+    check_range_f(
+        request.cfg_scale,
+        "CFGScale",
+        "invalidCFGScale",
+        runware_spec::CFG_SCALE,
     )?;
+    check_range_u(request.seed, "seed", "invalidSeed", runware_spec::SEED)?;
     check_nonempty(request.scheduler.as_ref(), "scheduler", "invalidScheduler")?;
-    let number_results = request.number_results.unwrap_or(1);
+    let number_results = request
+        .number_results
+        .unwrap_or(runware_spec::DEFAULT_NUMBER_RESULTS);
     check_range_u(
         Some(number_results),
         "numberResults",
         "invalidNumberResults",
-        1,
-        20,
+        runware_spec::NUMBER_RESULTS,
     )?;
     check_range_u(
         request.output_quality,
         "outputQuality",
         "invalidOutputQuality",
-        20,
-        99,
+        runware_spec::OUTPUT_QUALITY,
     )?;
     check_nonempty(request.seed_image.as_ref(), "seedImage", "invalidSeedImage")?;
     check_nonempty(request.mask_image.as_ref(), "maskImage", "invalidMaskImage")?;
-    check_range_f(request.strength, "strength", "invalidStrength", 0.0, 1.0)?;
+    check_range_f(
+        request.strength,
+        "strength",
+        "invalidStrength",
+        runware_spec::STRENGTH,
+    )?;
     for (i, lora) in request.loras.iter().enumerate() {
         if !is_air(&lora.model) {
             return Err(ClientError::invalid(
@@ -349,13 +242,19 @@ pub fn build_image_task(request: &ImageRequest, task_uuid: &str) -> Result<Value
                 ),
             ));
         }
+        let Bounds { min, max } = LORA_WEIGHT;
         if let Some(w) = lora.weight
-            && !(w.is_finite() && (-4.0..=4.0).contains(&w))
+            && !(w.is_finite() && (min..=max).contains(&w))
         {
             return Err(ClientError::invalid(
                 "invalidLoraWeight",
                 "lora",
-                format!("lora[{i}].weight is {}; it must be -4 to 4", f32_text(w)),
+                format!(
+                    "lora[{i}].weight is {}; it must be {} to {}",
+                    f32_text(w),
+                    f32_text(min),
+                    f32_text(max)
+                ),
             ));
         }
     }
@@ -488,7 +387,12 @@ pub fn build_model_search_task(
     request: &ModelSearchRequest,
     task_uuid: &str,
 ) -> Result<Value, ClientError> {
-    check_range_u(request.limit, "limit", "invalidLimit", 1, 100)?;
+    check_range_u(
+        request.limit,
+        "limit",
+        "invalidLimit",
+        runware_spec::SEARCH_LIMIT,
+    )?;
     let mut task = Map::new();
     task.insert("taskType".into(), json!("modelSearch"));
     task.insert("taskUUID".into(), json!(task_uuid));

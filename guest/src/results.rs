@@ -7,69 +7,7 @@ use crate::error::{ClientError, ErrorKind};
 use crate::machine::{RunOutcome, TaskStatus};
 use crate::parse::str_field;
 
-/// One generated image (the WIT `image`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Image {
-    /// The task that produced it.
-    pub task_uuid: String,
-    /// `imageUUID` (empty when the server left it out).
-    pub image_uuid: String,
-    /// `imageURL`.
-    pub image_url: Option<String>,
-    /// `imageDataURI`.
-    pub image_data_uri: Option<String>,
-    /// `imageBase64Data`.
-    pub image_base64_data: Option<String>,
-    /// `seed`.
-    pub seed: Option<u64>,
-    /// `NSFWContent`.
-    pub nsfw_content: Option<bool>,
-    /// `cost`.
-    pub cost: Option<f64>,
-}
-
-/// The result of `text-to-image`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ImageResult {
-    /// The task's UUID.
-    pub task_uuid: String,
-    /// The images in arrival order.
-    pub images: Vec<Image>,
-    /// The merged response.
-    pub response_json: String,
-}
-
-/// A model of the catalog (the WIT `model`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Model {
-    /// `air`.
-    pub air: String,
-    /// `name`.
-    pub name: String,
-    /// `version`.
-    pub version: Option<String>,
-    /// `category`.
-    pub category: Option<String>,
-    /// `architecture`.
-    pub architecture: Option<String>,
-    /// `tags`.
-    pub tags: Vec<String>,
-    /// The model's whole JSON object.
-    pub json: String,
-}
-
-/// The result of `model-search`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ModelSearchResult {
-    /// The task's UUID.
-    pub task_uuid: String,
-    /// `totalResults` (the page's length when absent).
-    pub total_results: u64,
-    /// This page.
-    pub results: Vec<Model>,
-    /// The response as received (merged form).
-    pub response_json: String,
-}
+pub use crate::wit::{Image, ImageResult, Model, ModelSearchResult};
 
 /// A number that may arrive as a JSON number or as a numeric string.
 fn lenient_u64(v: Option<&Value>) -> Option<u64> {
@@ -221,4 +159,28 @@ pub fn model_search_result(outcome: RunOutcome) -> Result<ModelSearchResult, Cli
         results,
         response_json: outcome.response_json.clone(),
     })
+}
+
+/// `run-tasks`, `get-response` and `wait`: every task's outcome as the WIT `run-result`, each
+/// data item as JSON text.
+pub fn run_result(outcome: RunOutcome) -> crate::wit::RunResult {
+    let tasks = outcome
+        .tasks
+        .into_iter()
+        .map(|t| crate::wit::TaskResult {
+            task_uuid: t.task_uuid,
+            task_type: t.task_type,
+            status: t.status,
+            data: t
+                .data
+                .into_iter()
+                .map(|m| Value::Object(m).to_string())
+                .collect(),
+            error: t.error.map(|e| *e.detail),
+        })
+        .collect();
+    crate::wit::RunResult {
+        tasks,
+        response_json: outcome.response_json,
+    }
 }

@@ -1,9 +1,10 @@
 """Times Runware's official Python SDK (`runware-sdk`) over REST against the emulator.
 
-Run by `host/benches/bench.rs` with the venv `emulator/tests/sdk_conformance.rs` creates
-(`target/sdk-venv`). Environment: RUNWARE_BENCH_URL (http://127.0.0.1:PORT/v1),
-RUNWARE_BENCH_KEY (a throwaway key the emulator accepts; never printed), RUNWARE_BENCH_N
-(timed calls), RUNWARE_BENCH_WARMUP (untimed calls first).
+Run by `host/benches/bench/sdk.rs` with the venv `emulator/tests/it/sdk_conformance.rs` creates
+(`target/sdk-venv`: run `cargo test -p runware-emulator --test it sdk_conformance` once).
+Environment: RUNWARE_BENCH_URL (http://127.0.0.1:PORT/v1), RUNWARE_BENCH_KEY (a throwaway key
+the emulator accepts; never printed), RUNWARE_BENCH_N (timed calls), RUNWARE_BENCH_WARMUP
+(untimed calls first).
 
 Prints one JSON line: {"sdkVersion": ..., "samplesUs": [...]}, one sample per sequential
 `imageInference` call (the same request as the Rust benchmark: 512x512 JPG, sync) on one client.

@@ -31,25 +31,22 @@ use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::RunwareClient;
 use crate::bindings::runware::client::types as wit;
-use crate::error::Error;
+use crate::destination::{AllowEntry, Origin, Timeouts};
+use crate::error::{Error, TrapCause};
 use crate::key::ApiKey;
-use crate::policy::{AllowEntry, EgressPolicy, HostHooks, Origin, Timeouts};
+use crate::policy::{EgressPolicy, HostHooks};
 use crate::pool::{ConnectionPool, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_ORIGIN};
-use crate::runtime::{EPOCH_TICK, HostState, Limits, Runtime};
-use crate::types::{ImageRequest, ImageResult, ModelSearchRequest, ModelSearchResult, RunResult};
+use crate::runtime::{EPOCH_TICK, HostState, Limits, MemoryCapExceeded, Runtime};
+use crate::types::{
+    ClientOptions, ImageRequest, ImageResult, ModelSearchRequest, ModelSearchResult, RunResult,
+};
 
 /// The Runware REST endpoint used when no base URL is given.
-pub const DEFAULT_BASE_URL: &str = "https://api.runware.ai/v1";
+pub const DEFAULT_BASE_URL: &str = runware_spec::DEFAULT_BASE_URL;
 /// The image host the real API serves `imageURL`s from; allowed automatically with the
 /// default base URL.
 pub const RUNWARE_IMAGE_HOST: &str = "https://im.runware.ai";
 
-/// The component's defaults (see `wit/types.wit`), used for the host-side bounds too.
-const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
-const DEFAULT_CONNECT: Duration = Duration::from_secs(10);
-const DEFAULT_FIRST_BYTE: Duration = Duration::from_secs(120);
-const DEFAULT_BETWEEN_BYTES: Duration = Duration::from_secs(30);
-const DEFAULT_MAX_RESPONSE: u32 = 64 << 20;
 /// Time the host gives the component past its own deadline to report a typed `timeout`
 /// before the host stops it.
 const DEADLINE_GRACE: Duration = Duration::from_secs(5);
@@ -59,32 +56,18 @@ const WATCHDOG_SLACK: Duration = Duration::from_secs(2);
 /// Captured guest stderr kept per call (panic messages and the like).
 const STDERR_CAPTURE: usize = 1 << 20;
 
-/// How a [`Client`] talks to Runware. Every `None` picks the component's documented default.
+/// How a [`Client`] talks to Runware: the component's own options, and the host's policy
+/// around it.
 #[derive(Debug, Clone, Default)]
 pub struct ClientConfig {
     /// The API key. `None`: no key is sent (fine for a server that needs none).
     pub api_key: Option<ApiKey>,
-    /// The REST endpoint. Default `https://api.runware.ai/v1`.
-    pub base_url: Option<String>,
-    /// Retries after the first attempt, for retryable failures only. Default 3.
-    pub max_retries: Option<u32>,
-    /// Total time a call may take, retries, backoff and polling included. Default 5 min.
-    pub deadline: Option<Duration>,
-    /// Time allowed to open a connection. Default 10 s.
-    pub connect_timeout: Option<Duration>,
-    /// Time allowed for the first byte of an answer. Default 120 s.
-    pub first_byte_timeout: Option<Duration>,
-    /// Time allowed between two chunks of a body. Default 30 s.
-    pub between_bytes_timeout: Option<Duration>,
-    /// First delay between two `getResponse` polls. Default 1 s, growing to about 10 s.
-    pub poll_interval: Option<Duration>,
-    /// Time allowed for polling an async task, bounded by `deadline`. Default 10 min.
-    pub poll_deadline: Option<Duration>,
-    /// Largest response body accepted, in bytes (enforced by the component and the host).
-    /// Default 64 MiB.
-    pub max_response_bytes: Option<u32>,
-    /// Write the component's per-attempt trace lines to this process's stderr.
-    pub trace: bool,
+    /// The options handed to the component's `open`: base URL, retries, deadline, timeouts,
+    /// polling, size cap, trace (the WIT `client-options`, whose docs give every default). The
+    /// host enforces the timeouts and the size cap itself too. Leave `api_key` in it `None`:
+    /// [`ClientConfig::api_key`] and [`ClientConfig::key_in_guest`] decide whether the
+    /// component sees the key.
+    pub options: ClientOptions,
     /// Destinations the component may reach besides the base URL's origin: `host`,
     /// `host:port` or `scheme://host[:port]`. With the default base URL, `im.runware.ai` is
     /// added automatically.
@@ -94,7 +77,7 @@ pub struct ClientConfig {
     pub key_in_guest: bool,
     /// The hard limit the host enforces on one call, whatever the component does: past it the
     /// component is interrupted (epoch deadline) as soon as it runs, and dropped if it is
-    /// waiting. Default: `deadline` plus 5 s, so the component can report its own typed
+    /// waiting. Default: the deadline plus 5 s, so the component can report its own typed
     /// `timeout` first.
     pub execution_limit: Option<Duration>,
     /// Idle keep-alive connections kept per destination, shared by every call of the client.
@@ -120,19 +103,19 @@ impl ClientConfig {
 
     /// Sets the base URL.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
+        self.options.base_url = Some(url.into());
         self
     }
 
-    /// Sets the total deadline of a call.
+    /// Sets the total deadline of a call (whole milliseconds, saturating).
     pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = Some(deadline);
+        self.options.deadline_ms = Some(millis(deadline));
         self
     }
 
     /// Sets the retry budget.
     pub fn max_retries(mut self, n: u32) -> Self {
-        self.max_retries = Some(n);
+        self.options.max_retries = Some(n);
         self
     }
 
@@ -141,6 +124,16 @@ impl ClientConfig {
         self.allowed_hosts.push(authority.into());
         self
     }
+}
+
+/// A duration in the whole milliseconds the WIT options take, saturating at `u32::MAX`.
+pub fn millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// A WIT option in milliseconds, or the `runware-spec` default, as a `Duration`.
+fn ms_or(value: Option<u32>, default: u32) -> Duration {
+    Duration::from_millis(u64::from(value.unwrap_or(default)))
 }
 
 /// A Runware client backed by the component. Cheap to clone, `Send + Sync`; every call runs in
@@ -176,10 +169,6 @@ impl std::fmt::Debug for Client {
             .field("trace", &self.inner.trace)
             .finish_non_exhaustive()
     }
-}
-
-fn millis(d: Option<Duration>) -> Option<u32> {
-    d.map(|d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX))
 }
 
 /// Calls one reused instance may serve before it is dropped (see
@@ -221,7 +210,14 @@ impl Client {
     /// Checks the configuration (the base URL and every allowed host must parse) and makes a
     /// client. Nothing is sent.
     pub fn new(runtime: &Runtime, config: ClientConfig) -> Result<Client, Error> {
+        if config.options.api_key.is_some() {
+            return Err(Error::host(
+                "options.api_key must be None: set ClientConfig::api_key (and key_in_guest to \
+                 give it to the component)",
+            ));
+        }
         let base_url = config
+            .options
             .base_url
             .clone()
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
@@ -235,18 +231,31 @@ impl Client {
                 AllowEntry::parse(entry).map_err(|e| Error::host(format!("allowed_hosts: {e}")))?,
             );
         }
+        let o = &config.options;
+        // The host enforces the component's own timeouts and size cap too, with the same
+        // defaults, so a component that ignores them is still bounded.
         let timeouts = Timeouts {
-            connect: config.connect_timeout.unwrap_or(DEFAULT_CONNECT),
-            first_byte: config.first_byte_timeout.unwrap_or(DEFAULT_FIRST_BYTE),
-            between_bytes: config
-                .between_bytes_timeout
-                .unwrap_or(DEFAULT_BETWEEN_BYTES),
+            connect: ms_or(
+                o.connect_timeout_ms,
+                runware_spec::DEFAULT_CONNECT_TIMEOUT_MS,
+            ),
+            first_byte: ms_or(
+                o.first_byte_timeout_ms,
+                runware_spec::DEFAULT_FIRST_BYTE_TIMEOUT_MS,
+            ),
+            between_bytes: ms_or(
+                o.between_bytes_timeout_ms,
+                runware_spec::DEFAULT_BETWEEN_BYTES_TIMEOUT_MS,
+            ),
         };
-        let deadline = config.deadline.unwrap_or(DEFAULT_DEADLINE);
+        let deadline = ms_or(o.deadline_ms, runware_spec::DEFAULT_DEADLINE_MS);
         let execution_limit = config
             .execution_limit
             .unwrap_or(deadline.saturating_add(DEADLINE_GRACE));
-        let max_response_bytes = config.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE);
+        let max_response_bytes = o
+            .max_response_bytes
+            .unwrap_or(runware_spec::DEFAULT_MAX_RESPONSE_BYTES);
+        let trace = o.trace.unwrap_or(false);
         let policy = EgressPolicy {
             api,
             allowed,
@@ -259,22 +268,14 @@ impl Client {
             timeouts,
             max_response_bytes: u64::from(max_response_bytes),
         };
-        let options = wit::ClientOptions {
+        let options = ClientOptions {
             api_key: if config.key_in_guest {
                 config.api_key.as_ref().map(|k| k.expose().to_string())
             } else {
                 None
             },
             base_url: Some(base_url),
-            max_retries: config.max_retries,
-            deadline_ms: millis(Some(deadline)),
-            connect_timeout_ms: millis(config.connect_timeout),
-            first_byte_timeout_ms: millis(config.first_byte_timeout),
-            between_bytes_timeout_ms: millis(config.between_bytes_timeout),
-            poll_interval_ms: millis(config.poll_interval),
-            poll_deadline_ms: millis(config.poll_deadline),
-            max_response_bytes: Some(max_response_bytes),
-            trace: Some(config.trace),
+            ..config.options
         };
         Ok(Client {
             inner: Arc::new(ClientInner {
@@ -289,7 +290,7 @@ impl Client {
                 )),
                 idle_instances: Mutex::new(Vec::new()),
                 max_idle_instances: config.max_idle_instances,
-                trace: config.trace,
+                trace,
                 execution_limit,
                 watchdog: execution_limit.saturating_add(WATCHDOG_SLACK),
             }),
@@ -303,14 +304,12 @@ impl Client {
 
     /// Runs an `imageInference` task and returns its images (polling with async delivery).
     pub async fn text_to_image(&self, request: &ImageRequest) -> Result<ImageResult, Error> {
-        let req = wit::ImageRequest::from(request);
-        call_export!(self, call_text_to_image(&req)).map(Into::into)
+        call_export!(self, call_text_to_image(request))
     }
 
     /// The exact JSON array `text_to_image` would send, after validation; sends nothing.
     pub async fn prepare_text_to_image(&self, request: &ImageRequest) -> Result<String, Error> {
-        let req = wit::ImageRequest::from(request);
-        call_export!(self, call_prepare_text_to_image(&req))
+        call_export!(self, call_prepare_text_to_image(request))
     }
 
     /// Runs a `modelSearch` task.
@@ -318,14 +317,13 @@ impl Client {
         &self,
         request: &ModelSearchRequest,
     ) -> Result<ModelSearchResult, Error> {
-        let req = wit::ModelSearchRequest::from(request);
-        call_export!(self, call_model_search(&req)).map(Into::into)
+        call_export!(self, call_model_search(request))
     }
 
     /// Asks once for the state of an earlier task with `getResponse`.
     pub async fn get_response(&self, task_uuid: &str) -> Result<RunResult, Error> {
         let uuid = task_uuid.to_string();
-        call_export!(self, call_get_response(&uuid)).map(Into::into)
+        call_export!(self, call_get_response(&uuid))
     }
 
     /// Polls `getResponse` until the task succeeded or failed, or the poll deadline passed.
@@ -336,14 +334,14 @@ impl Client {
         expected_results: Option<u32>,
     ) -> Result<RunResult, Error> {
         let uuid = task_uuid.to_string();
-        call_export!(self, call_wait(&uuid, expected_results)).map(Into::into)
+        call_export!(self, call_wait(&uuid, expected_results))
     }
 
     /// The raw path: a JSON array of tasks (or one task object); tasks without a `taskUUID`
     /// get one. Per-task failures are in [`RunResult::tasks`]; `Err` means the whole call failed.
     pub async fn run_tasks(&self, tasks_json: &str) -> Result<RunResult, Error> {
         let tasks = tasks_json.to_string();
-        call_export!(self, call_run_tasks(&tasks)).map(Into::into)
+        call_export!(self, call_run_tasks(&tasks))
     }
 
     /// Downloads the bytes at `url` (an `imageURL`) with the client's timeouts, retries and
@@ -499,44 +497,33 @@ impl Client {
         };
         match tokio::time::timeout(self.inner.watchdog, work).await {
             Ok(r) => r,
-            Err(_) => Err(Error::Trap(format!(
-                "execution limit exceeded: the host dropped the waiting component after {} ms",
-                self.inner.watchdog.as_millis(),
-            ))),
+            Err(_) => Err(Error::ExecutionLimit {
+                limit: self.inner.watchdog,
+            }),
         }
     }
 }
 
-/// A trap or host failure during a call, with what the component wrote to stderr.
+/// A trap or host failure during a call, with the end of what the component wrote to stderr.
 fn trap(e: wasmtime::Error, stderr: &MemoryOutputPipe) -> Error {
-    let reason = match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => {
-            "execution limit exceeded: the host interrupted the component (epoch deadline)"
-                .to_string()
-        }
-        _ => {
-            let text = format!("{e:#}");
-            if text.contains("forcing trap when growing memory") {
-                format!("the instance hit its memory cap ({text})")
-            } else {
-                text
-            }
-        }
+    let cause = if e.downcast_ref::<MemoryCapExceeded>().is_some() {
+        TrapCause::MemoryCap
+    } else if matches!(
+        e.downcast_ref::<wasmtime::Trap>(),
+        Some(wasmtime::Trap::Interrupt)
+    ) {
+        TrapCause::ExecutionLimit
+    } else {
+        TrapCause::Other
     };
     let captured = stderr.contents();
     let captured = String::from_utf8_lossy(&captured);
     let captured = captured.trim();
-    if captured.is_empty() {
-        Error::Trap(reason)
-    } else {
-        let tail: String = captured
-            .chars()
-            .rev()
-            .take(2000)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        Error::Trap(format!("{reason}; component stderr: {tail}"))
+    // The last 2000 characters: where a panic message is.
+    let skip = captured.chars().count().saturating_sub(2000);
+    Error::Trap {
+        cause,
+        stderr: captured.chars().skip(skip).collect(),
+        source: e.into(),
     }
 }

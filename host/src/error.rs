@@ -10,30 +10,7 @@ use std::fmt;
 
 use crate::bindings::runware::client::types as wit;
 
-/// What went wrong, in detail. Every field that is known is set.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ErrorDetail {
-    /// Runware's error code, such as `invalidWidth` or `timeoutProvider`, or one of the
-    /// component's own (`invalidRequest`, `transportError`, `deadlineExceeded`,
-    /// `invalidResponse`, `missingResult`, `unknownTaskUUID`, `responseTooLarge`).
-    pub code: String,
-    /// A human-readable explanation, for logs, not for matching.
-    pub message: String,
-    /// The task the error belongs to, when there is one.
-    pub task_uuid: Option<String>,
-    /// That task's type.
-    pub task_type: Option<String>,
-    /// The request field at fault, such as `width`.
-    pub parameter: Option<String>,
-    /// The HTTP status of the last response, when one arrived.
-    pub http_status: Option<u16>,
-    /// Whether trying again later could succeed.
-    pub retryable: bool,
-    /// How many HTTP requests this call made in all (0 when nothing was sent).
-    pub attempts: u32,
-    /// Everything received before the failure, as `{"data":[…],"errors":[…]}`.
-    pub response_json: Option<String>,
-}
+pub use crate::types::{ErrorDetail, ErrorKind};
 
 impl fmt::Display for ErrorDetail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -58,30 +35,6 @@ impl fmt::Display for ErrorDetail {
         }
         Ok(())
     }
-}
-
-/// Which case of the WIT `error` variant the component returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The request is invalid, found locally (nothing was sent) or by Runware.
-    InvalidRequest,
-    /// The API key is missing, invalid or lacks permission.
-    Authentication,
-    /// The account's balance is too low.
-    InsufficientCredits,
-    /// Too many requests or a provider's rate limit, still failing after the retries.
-    RateLimited,
-    /// A deadline passed: the call's own, a poll deadline, or Runware's provider timeout.
-    Timeout,
-    /// The request or its response was lost on the way, or the host refused the destination.
-    Transport,
-    /// Runware failed (HTTP 5xx, an inference error) or answered with something unreadable.
-    Server,
-    /// The prompt or an image was refused by a content policy.
-    ContentPolicy,
-    /// Anything else.
-    Other,
 }
 
 impl ErrorKind {
@@ -116,7 +69,39 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// Why a component trapped, as far as the host can tell from the trap's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TrapCause {
+    /// It tried to grow its linear memory past the cap
+    /// ([`RuntimeConfig::max_memory_bytes`](crate::RuntimeConfig)).
+    MemoryCap,
+    /// It was still running when the execution limit passed, and the epoch interrupt stopped
+    /// it ([`ClientConfig::execution_limit`](crate::ClientConfig)).
+    ExecutionLimit,
+    /// Anything else: a bug in the component (a panic aborts as `unreachable`), or a host
+    /// function it called failed.
+    Other,
+}
+
+impl fmt::Display for TrapCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrapCause::MemoryCap => "the instance hit its memory cap",
+            TrapCause::ExecutionLimit => {
+                "execution limit exceeded: the host interrupted the component (epoch deadline)"
+            }
+            TrapCause::Other => "the component failed",
+        })
+    }
+}
+
+/// A boxed error kept as the [`source`](std::error::Error::source) of an [`Error`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Everything a [`Client`](crate::Client) call or [`Runtime`](crate::Runtime) set-up can fail with.
+///
+/// `Display` says what failed in one line; [`Error::report`] adds the chain of causes.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -124,18 +109,50 @@ pub enum Error {
     /// retries, or the request was invalid.
     #[error("{kind} error: {detail}")]
     Api {
-        /// Which case of the WIT `error` variant.
+        /// Which kind of failure (the WIT `error-kind`).
         kind: ErrorKind,
         /// Its detail (boxed: it is large, and errors should be cheap to move).
         detail: Box<ErrorDetail>,
     },
-    /// The component trapped or was stopped by a resource limit (memory cap, execution
-    /// deadline). A bug or an exhausted limit, not an answer from Runware.
-    #[error("the component trapped: {0}")]
-    Trap(String),
+    /// The component trapped: a bug, or a resource limit that stopped it while it ran. Not an
+    /// answer from Runware.
+    #[error("the component trapped: {cause}{}", stderr_note(stderr))]
+    Trap {
+        /// What stopped it, recognised by the trap's type.
+        cause: TrapCause,
+        /// The end of what the component wrote to stderr (a panic message, for example).
+        stderr: String,
+        /// The trap as wasmtime reported it.
+        #[source]
+        source: BoxError,
+    },
+    /// The host's watchdog dropped the call: the component was waiting (on the network or a
+    /// timer) when the execution limit passed, so it was stopped from outside. Not a trap.
+    #[error(
+        "execution limit exceeded: the host dropped the waiting component after {} ms",
+        limit.as_millis()
+    )]
+    ExecutionLimit {
+        /// The limit that passed (the execution limit plus the watchdog's slack).
+        limit: std::time::Duration,
+    },
     /// The host failed: bad configuration, the component could not be loaded, an I/O error.
-    #[error("host error: {0}")]
-    Host(String),
+    #[error("host error: {message}")]
+    Host {
+        /// What the host was doing.
+        message: String,
+        /// The underlying failure, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+fn stderr_note(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!("; component stderr: {stderr}")
+    }
 }
 
 impl Error {
@@ -163,43 +180,38 @@ impl Error {
         }
     }
 
-    pub(crate) fn host(msg: impl fmt::Display) -> Self {
-        Error::Host(msg.to_string())
+    /// The error and every cause under it, joined by `: ` (for logs and messages).
+    pub fn report(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
     }
-}
 
-impl From<wit::ErrorDetail> for ErrorDetail {
-    fn from(d: wit::ErrorDetail) -> Self {
-        ErrorDetail {
-            code: d.code,
-            message: d.message,
-            task_uuid: d.task_uuid,
-            task_type: d.task_type,
-            parameter: d.parameter,
-            http_status: d.http_status,
-            retryable: d.retryable,
-            attempts: d.attempts,
-            response_json: d.response_json,
+    pub(crate) fn host(msg: impl fmt::Display) -> Self {
+        Error::Host {
+            message: msg.to_string(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn host_with(msg: impl fmt::Display, source: impl Into<BoxError>) -> Self {
+        Error::Host {
+            message: msg.to_string(),
+            source: Some(source.into()),
         }
     }
 }
 
 impl From<wit::Error> for Error {
     fn from(e: wit::Error) -> Self {
-        let (kind, detail) = match e {
-            wit::Error::InvalidRequest(d) => (ErrorKind::InvalidRequest, d),
-            wit::Error::Authentication(d) => (ErrorKind::Authentication, d),
-            wit::Error::InsufficientCredits(d) => (ErrorKind::InsufficientCredits, d),
-            wit::Error::RateLimited(d) => (ErrorKind::RateLimited, d),
-            wit::Error::Timeout(d) => (ErrorKind::Timeout, d),
-            wit::Error::Transport(d) => (ErrorKind::Transport, d),
-            wit::Error::Server(d) => (ErrorKind::Server, d),
-            wit::Error::ContentPolicy(d) => (ErrorKind::ContentPolicy, d),
-            wit::Error::Other(d) => (ErrorKind::Other, d),
-        };
         Error::Api {
-            kind,
-            detail: Box::new(detail.into()),
+            kind: e.kind,
+            detail: Box::new(e.detail),
         }
     }
 }
@@ -244,18 +256,18 @@ mod tests {
 
     #[test]
     fn wit_error_maps_to_kind() {
-        let d = wit::ErrorDetail {
+        let detail = wit::ErrorDetail {
             code: "transportError".into(),
             message: "denied".into(),
-            task_uuid: None,
-            task_type: None,
-            parameter: None,
-            http_status: None,
             retryable: true,
             attempts: 4,
-            response_json: None,
+            ..wit::ErrorDetail::default()
         };
-        let e: Error = wit::Error::Transport(d).into();
+        let e: Error = wit::Error {
+            kind: ErrorKind::Transport,
+            detail,
+        }
+        .into();
         assert_eq!(e.kind(), Some(ErrorKind::Transport));
         assert!(e.is_retryable());
         assert_eq!(e.detail().map(|d| d.attempts), Some(4));

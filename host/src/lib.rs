@@ -19,24 +19,39 @@
 //! }
 //! # Ok(()) }
 //! ```
-#![deny(missing_docs)]
+// Tests may panic: a failing assertion is how they fail.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 #[doc(hidden)]
 pub mod bindings;
 mod client;
+mod destination;
 mod error;
 mod key;
 mod policy;
 mod pool;
 #[doc(hidden)]
+#[expect(
+    unsafe_code,
+    reason = "wasmtime's MemoryCreator and LinearMemory are unsafe traits: the probe allocates \
+              the linear memory itself to scan it"
+)]
 pub mod probe;
 mod runtime;
 mod types;
 
 pub use client::{
-    Client, ClientConfig, DEFAULT_BASE_URL, MAX_CALLS_PER_INSTANCE, RUNWARE_IMAGE_HOST,
+    Client, ClientConfig, DEFAULT_BASE_URL, MAX_CALLS_PER_INSTANCE, RUNWARE_IMAGE_HOST, millis,
 };
-pub use error::{Error, ErrorDetail, ErrorKind};
+pub use error::{BoxError, Error, ErrorDetail, ErrorKind, TrapCause};
 pub use key::{API_KEY_ENV, ApiKey};
 pub use runtime::{
     CACHE_DIR_ENV, EMBEDDED_COMPONENT, EMBEDDED_COMPONENT_SHA256, Runtime, RuntimeConfig,
@@ -44,7 +59,9 @@ pub use runtime::{
 };
 #[doc(hidden)]
 pub use runtime::{peak_instance_memory, reset_peak_instance_memory};
+/// The documented defaults and ranges (the `runware-spec` crate), for help texts and checks.
+pub use runware_spec as spec;
 pub use types::{
-    Delivery, Image, ImageRequest, ImageResult, Lora, Model, ModelSearchRequest, ModelSearchResult,
-    OutputFormat, OutputType, RunResult, TaskResult, TaskStatus,
+    ClientOptions, Delivery, Image, ImageRequest, ImageResult, Lora, Model, ModelSearchRequest,
+    ModelSearchResult, OutputFormat, OutputType, RunResult, TaskResult, TaskStatus,
 };

@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
-use crate::policy::{Origin, Scheme, Timeouts};
+use crate::destination::{Origin, Scheme, Timeouts};
 
 /// Idle connections kept per origin, unless the client says otherwise.
 pub(crate) const DEFAULT_MAX_IDLE_PER_ORIGIN: usize = 16;

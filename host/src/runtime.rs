@@ -116,6 +116,15 @@ impl Limits {
     }
 }
 
+/// The error a store's limiter fails a memory growth past the cap with; the trap it becomes
+/// is reported as [`TrapCause::MemoryCap`](crate::TrapCause).
+#[derive(Debug, thiserror::Error)]
+#[error("forcing trap when growing memory to {desired} bytes: past the instance's memory cap")]
+pub(crate) struct MemoryCapExceeded {
+    /// The size the instance asked for.
+    pub(crate) desired: usize,
+}
+
 /// The largest linear memory (all memories of one instance, in bytes) any instance of this
 /// process has held.
 static PEAK_INSTANCE_MEMORY: AtomicUsize = AtomicUsize::new(0);
@@ -141,7 +150,12 @@ impl ResourceLimiter for Limits {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        // `StoreLimits` refuses a growth past the cap with an untyped error; replace it with
+        // `MemoryCapExceeded`, so the trap it becomes is recognised by type, not by its text.
+        let allowed = self
+            .inner
+            .memory_growing(current, desired, maximum)
+            .map_err(|_| wasmtime::Error::new(MemoryCapExceeded { desired }))?;
         if allowed {
             self.linear_bytes = self
                 .linear_bytes
@@ -241,7 +255,7 @@ impl Runtime {
         let (bytes, sha256) = match &config.component {
             Some(path) => {
                 let bytes = std::fs::read(path).map_err(|e| {
-                    Error::host(format!("cannot read component {}: {e}", path.display()))
+                    Error::host_with(format!("cannot read component {}", path.display()), e)
                 })?;
                 let sha = hex(&Sha256::digest(&bytes));
                 (std::borrow::Cow::Owned(bytes), sha)
@@ -279,7 +293,7 @@ impl Runtime {
             wasm_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&wasm_config)
-            .map_err(|e| Error::host(format!("cannot create the wasmtime engine: {e:#}")))?;
+            .map_err(|e| Error::host_with("cannot create the wasmtime engine", e))?;
 
         // 3. The compiled component, through the cache.
         let cache_dir = if config.disable_cache {
@@ -294,17 +308,14 @@ impl Runtime {
         //    wasi:http, then the InstancePre, once.
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| Error::host(format!("cannot link WASI: {e:#}")))?;
+            .map_err(|e| Error::host_with("cannot link WASI", e))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| Error::host(format!("cannot link wasi:http: {e:#}")))?;
+            .map_err(|e| Error::host_with("cannot link wasi:http", e))?;
         let instance_pre = linker
             .instantiate_pre(&component)
-            .map_err(|e| Error::host(format!("the component's imports cannot be met: {e:#}")))?;
-        let pre = RunwareClientPre::new(instance_pre).map_err(|e| {
-            Error::host(format!(
-                "the component does not export runware:client/api: {e:#}"
-            ))
-        })?;
+            .map_err(|e| Error::host_with("the component's imports cannot be met", e))?;
+        let pre = RunwareClientPre::new(instance_pre)
+            .map_err(|e| Error::host_with("the component does not export runware:client/api", e))?;
 
         let ticker = EpochTicker::start(&engine);
         Ok(Runtime {
@@ -389,7 +400,7 @@ fn load_component(
         return Ok((component, true, Some(file.clone())));
     }
     let component = Component::new(engine, wasm)
-        .map_err(|e| Error::host(format!("cannot compile the component: {e:#}")))?;
+        .map_err(|e| Error::host_with("cannot compile the component", e))?;
     let written = match &file {
         Some(file) => component
             .serialize()
@@ -402,6 +413,10 @@ fn load_component(
 }
 
 /// The cached component, or `None` when the file is missing, corrupt or incompatible.
+#[expect(
+    unsafe_code,
+    reason = "wasmtime's Component::deserialize is unsafe: it trusts the bytes to be its own output"
+)]
 fn read_cached(engine: &Engine, file: &Path) -> Option<Component> {
     let data = std::fs::read(file).ok()?;
     let split = data.len().checked_sub(TRAILER)?;

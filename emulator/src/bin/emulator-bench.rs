@@ -58,9 +58,10 @@ struct Stats {
 impl Stats {
     fn from(name: &str, mut samples: Vec<Duration>, wall: Duration) -> Stats {
         samples.sort();
-        let pick = |q: f64| {
+        // The nearest-rank percentile, in integers: the ceil(n·pct/100)-th smallest sample.
+        let pick = |pct: usize| {
             samples
-                .get(((samples.len() as f64 * q).ceil() as usize).saturating_sub(1))
+                .get((samples.len() * pct).div_ceil(100).saturating_sub(1))
                 .copied()
                 .unwrap_or_default()
         };
@@ -68,8 +69,8 @@ impl Stats {
             name: name.to_string(),
             requests: samples.len(),
             per_second: samples.len() as f64 / wall.as_secs_f64().max(1e-9),
-            p50: pick(0.50),
-            p99: pick(0.99),
+            p50: pick(50),
+            p99: pick(99),
             max: samples.last().copied().unwrap_or_default(),
         }
     }

@@ -50,9 +50,9 @@ describe('scenario', () => {
           () => client[call](request),
           (error) => {
             assert.ok(error.payload, `not a ComponentError: ${error}`);
-            assert.equal(error.payload.tag, want.case);
+            assert.equal(error.payload.kind, want.case);
             for (const field of ['code', 'parameter', 'attempts', 'retryable']) {
-              if (field in want) assert.equal(error.payload.val[field], want[field], field);
+              if (field in want) assert.equal(error.payload.detail[field], want[field], field);
             }
             return true;
           },

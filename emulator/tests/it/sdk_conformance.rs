@@ -2,7 +2,7 @@
 //!
 //! The test creates a virtualenv at `target/sdk-venv` once (reused by later runs; delete it to
 //! force a reinstall), starts the emulator in-process with a throwaway key, and runs
-//! `tests/sdk_conformance/conformance.py`, which drives the SDK over REST and over WebSocket:
+//! `tests/it/sdk_conformance/conformance.py`, which drives the SDK over REST and over WebSocket:
 //! a model search, a sync (URL and base64) and an async image generation with the images
 //! downloaded and decoded, an async task that stays `processing` (the SDK must keep polling), the
 //! typed errors for a bad width and a bad key, the utilities (imageUpload, caption, upscale,
@@ -141,7 +141,8 @@ async fn official_python_sdk_works_against_the_emulator() {
         .await
         .expect("emulator starts");
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk_conformance/conformance.py");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/sdk_conformance/conformance.py");
     let child = tokio::process::Command::new(venv_python(&venv))
         .arg(&script)
         .env("RUNWARE_EMULATOR_HTTP", emu.base_url())

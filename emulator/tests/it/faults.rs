@@ -1,11 +1,9 @@
 //! Each fault, its targeting (first N requests, task type, seeded rate) and the ways to set it
 //! (builder, run time, admin endpoint, JSON form).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use runware_emulator::{Fault, FaultRule};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,12 +1,10 @@
 //! REST behaviour of the emulator: authentication, the envelope, every imageInference
 //! validation error, outputs, async delivery, the other task types and malformed requests.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 use runware_emulator::{AuthKind, Emulator, ImageMode};
 use serde_json::{Value, json};
 

@@ -15,6 +15,8 @@ use runware_guest::options::Options;
 use runware_guest::retry::SplitMix64;
 use serde_json::{Map, Value, json};
 
+use crate::common::{object, response};
+
 /// One request as the fake server saw it.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -76,11 +78,7 @@ fn drive<M: Machine>(
 }
 
 fn ok(body: Value) -> Event {
-    Event::Response {
-        status: 200,
-        headers: vec![],
-        body: body.to_string().into_bytes(),
-    }
+    response(200, body)
 }
 
 fn status(code: u16, body: &str) -> Event {
@@ -91,12 +89,8 @@ fn status(code: u16, body: &str) -> Event {
     }
 }
 
-fn task(v: Value) -> Map<String, Value> {
-    v.as_object().cloned().unwrap()
-}
-
 fn image_task(uuid: &str, n: u32) -> Map<String, Value> {
-    task(
+    object(
         json!({"taskType":"imageInference","taskUUID":uuid,"positivePrompt":"p","model":"runware:101@1","width":512,"height":512,"numberResults":n}),
     )
 }
@@ -370,8 +364,8 @@ fn a_body_the_host_refused_as_too_large_is_not_retried() {
 
 #[test]
 fn an_item_without_task_uuid_belongs_to_the_only_task_of_its_type() {
-    let ping = task(json!({"taskType":"ping","taskUUID":"p","ping":true}));
-    let search = task(json!({"taskType":"modelSearch","taskUUID":"s"}));
+    let ping = object(json!({"taskType":"ping","taskUUID":"p","ping":true}));
+    let search = object(json!({"taskType":"modelSearch","taskUUID":"s"}));
     let call = Call::run(&opts(), vec![ping, search], 1000);
     let run = drive(call, |_, _| {
         ok(json!({"data":[
@@ -390,8 +384,8 @@ fn an_item_without_task_uuid_belongs_to_the_only_task_of_its_type() {
 
     // Two unfinished tasks of that type: the item cannot be placed, so both lack a result.
     let pings = vec![
-        task(json!({"taskType":"ping","taskUUID":"p1","ping":true})),
-        task(json!({"taskType":"ping","taskUUID":"p2","ping":true})),
+        object(json!({"taskType":"ping","taskUUID":"p1","ping":true})),
+        object(json!({"taskType":"ping","taskUUID":"p2","ping":true})),
     ];
     let run = drive(Call::run(&opts(), pings, 1000), |_, _| {
         ok(json!({"data":[{"taskType":"ping","pong":true}]}))
@@ -782,7 +776,7 @@ fn request_timeouts_are_bounded_by_the_remaining_time() {
 
 #[test]
 fn model_search_and_image_results() {
-    let t = task(json!({"taskType":"modelSearch","taskUUID":"m"}));
+    let t = object(json!({"taskType":"modelSearch","taskUUID":"m"}));
     let call = Call::run(&opts(), vec![t], 1000);
     let (o, _, _) = outcome(drive(call, |_, _| {
         ok(

@@ -11,13 +11,7 @@ use runware_guest::options::Options;
 use runware_guest::retry::SplitMix64;
 use serde_json::{Value, json};
 
-fn response(status: u16, body: Value) -> Event {
-    Event::Response {
-        status,
-        headers: vec![],
-        body: body.to_string().into_bytes(),
-    }
-}
+use crate::common::response;
 
 /// Found by the soak run: a task error made the client resend the task under a new taskUUID;
 /// when that resend met an HTTP 5xx (the request was not processed), the client polled the new

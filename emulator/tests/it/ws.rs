@@ -1,11 +1,9 @@
 //! The WebSocket protocol: authentication first, ping/pong, tasks on the same engine, async
 //! tasks polled from a new socket.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;

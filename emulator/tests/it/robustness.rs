@@ -1,9 +1,7 @@
 //! Seeded random tasks (wrong types, odd values, random task types) never get a 500, a panic or
 //! a dropped connection: every answer is Runware-shaped JSON.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};

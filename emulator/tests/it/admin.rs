@@ -1,11 +1,9 @@
 //! The admin endpoints under `/__emulator/`, the command-line options and the binary.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use clap::Parser;
-use common::*;
 use runware_emulator::{Fault, FaultRule, ImageMode, ServeArgs};
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;

@@ -1,11 +1,9 @@
 //! A request whose client hangs up while the emulator is still answering (a client-side
 //! timeout during the service latency) is still in the request log, with what it executed.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use tokio::io::AsyncWriteExt;
 
 /// Waits for `ready` to hold, checking every few ms, for at most 10 s.

@@ -7,11 +7,9 @@ use runware_guest::retry::{
     Entropy, SplitMix64, backoff_ceiling_ms, backoff_delay_ms, next_poll_delay_ms, parse_http_date,
     parse_retry_after,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
-fn obj(v: Value) -> serde_json::Map<String, Value> {
-    v.as_object().cloned().unwrap()
-}
+use crate::common::object;
 
 #[test]
 fn every_lenient_shape() {
@@ -70,7 +68,7 @@ fn garbage_is_an_error_not_a_panic() {
 #[test]
 fn error_items() {
     let e = error_from_item(
-        &obj(
+        &object(
             json!({"code":"invalidWidth","message":"bad","parameter":["width","height"],"taskUUID":"t","taskType":"imageInference"}),
         ),
         Some(400),
@@ -82,7 +80,7 @@ fn error_items() {
     assert!(!e.detail.retryable);
     // Nested form of a data item with status:error.
     let e = error_from_item(
-        &obj(
+        &object(
             json!({"taskUUID":"t","status":"error","error":{"code":"timeoutProvider","message":"slow"}}),
         ),
         Some(200),
@@ -93,9 +91,9 @@ fn error_items() {
     );
     assert_eq!(e.detail.message, "slow");
     // No code: the status decides.
-    let e = error_from_item(&obj(json!({"message":"no"})), Some(402));
+    let e = error_from_item(&object(json!({"message":"no"})), Some(402));
     assert_eq!(e.kind, ErrorKind::InsufficientCredits);
-    let e = error_from_item(&obj(json!({"code":123})), None);
+    let e = error_from_item(&object(json!({"code":123})), None);
     assert_eq!(
         (e.kind, e.detail.code.as_str()),
         (ErrorKind::Other, "unknownError")
@@ -104,29 +102,31 @@ fn error_items() {
 
 #[test]
 fn result_items_and_dedupe_keys() {
-    assert!(is_result_item(&obj(
+    assert!(is_result_item(&object(
         json!({"taskUUID":"a","imageUUID":"i","status":"success"})
     )));
-    assert!(is_result_item(&obj(
+    assert!(is_result_item(&object(
         json!({"taskUUID":"a","imageUUID":"i"})
     )));
-    assert!(!is_result_item(&obj(
+    assert!(!is_result_item(&object(
         json!({"taskUUID":"a","taskType":"imageInference"})
     )));
-    assert!(!is_result_item(&obj(
+    assert!(!is_result_item(&object(
         json!({"taskUUID":"a","imageUUID":"i","status":"processing"})
     )));
-    let a = result_key(&obj(
+    let a = result_key(&object(
         json!({"taskUUID":"a","imageUUID":"i1","status":"success","imageURL":"u"}),
     ));
-    let b = result_key(&obj(
+    let b = result_key(&object(
         json!({"taskUUID":"a","imageUUID":"i1","imageURL":"u2"}),
     ));
-    let c = result_key(&obj(json!({"taskUUID":"a","imageUUID":"i2"})));
+    let c = result_key(&object(json!({"taskUUID":"a","imageUUID":"i2"})));
     assert_eq!(a, b);
     assert_ne!(a, c);
-    let t1 = result_key(&obj(json!({"taskUUID":"a","text":"x","status":"success"})));
-    let t2 = result_key(&obj(json!({"taskUUID":"a","text":"x"})));
+    let t1 = result_key(&object(
+        json!({"taskUUID":"a","text":"x","status":"success"}),
+    ));
+    let t2 = result_key(&object(json!({"taskUUID":"a","text":"x"})));
     assert_eq!(t1, t2);
 }
 

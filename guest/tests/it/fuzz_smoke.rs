@@ -3,7 +3,8 @@
 //! no hang. The full run is `cargo run --release -p runware-guest --example fuzz`.
 #![expect(clippy::panic, reason = "tests")]
 
-#[path = "../examples/fuzz.rs"]
+// Relative to this file (tests/it/), as `#[path]` in a non-mod.rs module file is.
+#[path = "../../examples/fuzz.rs"]
 #[allow(dead_code)]
 mod fuzz;
 

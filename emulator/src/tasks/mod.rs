@@ -1,0 +1,218 @@
+//! The task types the emulator serves, one module each, and what they share.
+//!
+//! A task type is a [`TaskType`]: its names (the canonical one and aliases), its documentation
+//! page and its [`Kind`], which says how [`dispatch`](crate::dispatch) runs it:
+//!
+//! * [`Kind::Bare`]: answered at once, with no taskUUID needed (`authentication`, `ping`);
+//! * [`Keyed::Query`]: needs a taskUUID but is never registered, so the taskUUID may be reused
+//!   (`modelSearch`, `getResponse`, `getTaskDetails`);
+//! * [`Keyed::Work`]: validated into a [`Job`], registered under its taskUUID (so a second use
+//!   is a conflict), executed (billed) and, with `deliveryMethod: "async"`, collected later with
+//!   `getResponse`. Registration, async delivery, dry runs and injected task errors are the
+//!   dispatcher's; a work module only validates and produces its data items.
+//!
+//! Adding a task type is one new module exporting a `TASK` constant, listed in [`TASK_TYPES`].
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+
+use crate::dispatch::Output;
+use crate::state::Shared;
+use crate::validate::{self, ApiError, TaskCtx};
+
+mod authentication;
+mod caption;
+mod get_response;
+mod get_task_details;
+mod image_inference;
+mod image_upload;
+mod input_image;
+mod model_search;
+mod output;
+mod ping;
+mod prompt_enhance;
+mod remove_background;
+mod transform;
+mod upscale;
+
+/// Every task type, in the order the `unsupportedTaskType` message lists them.
+const TASK_TYPES: &[TaskType] = &[
+    image_inference::TASK,
+    image_upload::TASK,
+    upscale::TASK,
+    remove_background::TASK,
+    caption::TASK,
+    prompt_enhance::TASK,
+    model_search::TASK,
+    get_response::TASK,
+    get_task_details::TASK,
+    authentication::TASK,
+    ping::TASK,
+];
+
+/// The documentation page used for task types the emulator does not know.
+const INTRODUCTION: &str = "https://runware.ai/docs/en/getting-started/introduction";
+
+/// One task type.
+pub(crate) struct TaskType {
+    /// The `taskType` values it answers to: the canonical name first, then aliases.
+    pub names: &'static [&'static str],
+    /// Its documentation page (errors link to `<page>#request-<param>`).
+    pub doc: &'static str,
+    /// How it runs.
+    pub kind: Kind,
+}
+
+/// How a task type runs.
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    /// Answered without a taskUUID and never registered.
+    Bare(fn() -> Output),
+    /// Needs a valid taskUUID.
+    Keyed(Keyed),
+}
+
+/// How a task type that needs a taskUUID runs.
+#[derive(Clone, Copy)]
+pub(crate) enum Keyed {
+    /// Read-only: answered from the catalog or the registry, never registered. The flag is
+    /// `?dryRun=1`.
+    Query(QueryFn),
+    /// Validates the task into a [`Job`] (or the first parameter error).
+    Work(PlanFn),
+}
+
+/// Answers a read-only task: (state, owner, task, dry run) → output.
+pub(crate) type QueryFn = fn(&Shared, &str, &TaskCtx<'_>, bool) -> Output;
+
+/// Validates a work task into a [`Job`]: (state, task) → job or the first parameter error.
+pub(crate) type PlanFn = fn(&Shared, &TaskCtx<'_>) -> Result<Box<dyn Job>, ApiError>;
+
+/// A validated work task, ready to produce its data items.
+pub(crate) trait Job: Send {
+    /// How many data items it will produce (what `getResponse` shows as `processing` meanwhile).
+    fn expected(&self) -> usize {
+        1
+    }
+
+    /// Produces the final data items (or a task error). Nothing here registers or bills: the
+    /// dispatcher does that around it.
+    fn run<'a>(
+        self: Box<Self>,
+        shared: &'a Arc<Shared>,
+        ctx: &'a TaskCtx<'a>,
+        include_cost: bool,
+    ) -> BoxFuture<'a, Result<Vec<Value>, ApiError>>;
+}
+
+/// The task type answering to `name` (exact, case-sensitive, as Runware matches).
+pub(crate) fn lookup(name: &str) -> Option<&'static TaskType> {
+    TASK_TYPES.iter().find(|t| t.names.contains(&name))
+}
+
+/// The documentation page of a task type (the introduction for unknown ones).
+pub(crate) fn doc_page(name: &str) -> &'static str {
+    lookup(name).map_or(INTRODUCTION, |t| t.doc)
+}
+
+/// `unsupportedTaskType`, listing what the emulator supports.
+pub(crate) fn unsupported(ctx: &TaskCtx<'_>) -> ApiError {
+    let supported: Vec<String> = TASK_TYPES.iter().map(|t| t.names.join("/")).collect();
+    ctx.param_err(
+        "unsupportedTaskType",
+        "taskType",
+        format!(
+            "Unsupported task type '{}'. The emulator supports: {}.",
+            ctx.task_type,
+            supported.join(", ")
+        ),
+        "string",
+        None,
+    )
+}
+
+/// The acknowledgement of an async or dry-run task: `{taskType, taskUUID}`, no `status`.
+pub(crate) fn ack(ctx: &TaskCtx<'_>) -> Value {
+    json!({"taskType": ctx.task_type, "taskUUID": ctx.task_uuid})
+}
+
+/// `conflictTaskUUID`: the owner already has a task with this taskUUID.
+pub(crate) fn conflict(ctx: &TaskCtx<'_>) -> ApiError {
+    let mut e = ctx.err(
+        "conflictTaskUUID",
+        format!("A task with taskUUID '{}' was already accepted. Use a new taskUUID, or poll it with getResponse.", ctx.task_uuid),
+    );
+    validate::set_field(&mut e, "parameter", json!("taskUUID"));
+    e
+}
+
+/// `taskNotFound`: the owner has no task with this taskUUID.
+fn not_found(ctx: &TaskCtx<'_>) -> ApiError {
+    let mut e = ctx.err(
+        "taskNotFound",
+        format!(
+            "No task with taskUUID '{}' was found for this API key.",
+            ctx.task_uuid
+        ),
+    );
+    validate::set_field(&mut e, "parameter", json!("taskUUID"));
+    validate::set_field(&mut e, "documentation", json!(doc_page("getResponse")));
+    e
+}
+
+/// A data item of this task: `{taskType, taskUUID}` plus the fields of `extra`.
+fn item(ctx: &TaskCtx<'_>, extra: Value) -> Value {
+    let mut item = ack(ctx);
+    if let (Some(o), Value::Object(e)) = (item.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    item
+}
+
+/// Adds `cost` to an item when the task asked for it (`includeCost: true`).
+fn add_cost(item: &mut Value, include_cost: bool, cost: f64) {
+    if include_cost {
+        validate::set_field(item, "cost", json!(cost));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_documented() {
+        let mut seen = std::collections::HashSet::new();
+        for t in TASK_TYPES {
+            for name in t.names {
+                assert!(seen.insert(*name), "{name} listed twice");
+                assert_eq!(doc_page(name), t.doc);
+            }
+            assert!(t.doc.starts_with("https://runware.ai/docs/"), "{}", t.doc);
+        }
+        assert_eq!(doc_page("videoInference"), INTRODUCTION);
+    }
+
+    #[test]
+    fn unsupported_lists_every_task_type() {
+        let task = serde_json::Map::new();
+        let ctx = TaskCtx {
+            task: &task,
+            task_type: "videoInference",
+            task_uuid: "00000000-0000-4000-8000-000000000000",
+        };
+        let e = unsupported(&ctx);
+        assert_eq!(
+            e.get("message").and_then(Value::as_str),
+            Some(
+                "Unsupported task type 'videoInference'. The emulator supports: imageInference, imageUpload, upscale/imageUpscale, removeBackground/imageBackgroundRemoval, caption/imageCaption, promptEnhance, modelSearch, getResponse, getTaskDetails, authentication, ping."
+            )
+        );
+        assert_eq!(
+            e.get("code").and_then(Value::as_str),
+            Some("unsupportedTaskType")
+        );
+    }
+}

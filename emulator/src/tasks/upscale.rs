@@ -1,0 +1,42 @@
+//! `upscale` (alias `imageUpscale`): the input image scaled by `upscaleFactor` (1–4, default 2),
+//! JPG unless another `outputFormat` is asked for.
+
+use super::transform::TransformJob;
+use super::{Job, Keyed, Kind, TaskType, input_image, output};
+use crate::render::{Format, Transform};
+use crate::state::Shared;
+use crate::validate::{ApiError, Range, TaskCtx};
+
+/// The task type.
+pub(super) const TASK: TaskType = TaskType {
+    names: &["upscale", "imageUpscale"],
+    doc: "https://runware.ai/docs/en/tools/upscale",
+    kind: Kind::Keyed(Keyed::Work(plan)),
+};
+
+/// The `cost` reported with `includeCost`.
+const COST: f64 = 0.002;
+
+fn plan(shared: &Shared, ctx: &TaskCtx<'_>) -> Result<Box<dyn Job>, ApiError> {
+    let input = input_image::required(shared, ctx)?;
+    ctx.air("model", false)?;
+    let output = output::options(ctx, Format::Jpg)?;
+    let factor = ctx
+        .int_as(
+            "upscaleFactor",
+            "Upscale factor",
+            Range {
+                min: 1.0,
+                max: 4.0,
+                multiplier: None,
+            },
+            false,
+        )?
+        .unwrap_or(2);
+    Ok(Box::new(TransformJob {
+        input,
+        op: Transform::Upscale(factor),
+        output,
+        cost: COST,
+    }))
+}

@@ -1,0 +1,121 @@
+//! The merged outcome of a call: the deduplicated `data` items collected while correlating, and
+//! at the end the [`RunOutcome`] with one [`TaskOutcome`] per task, the merged response
+//! JSON `{"data":[…],"errors":[…]}`, and whether the call as a whole is an error. Kept apart so
+//! the shape the caller sees is decided in one place, whatever path a task took.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use super::{Call, Mode, Phase, RunOutcome, TaskOutcome, TaskStatus};
+use crate::error::ClientError;
+
+impl Call {
+    pub(super) fn push_merged(&mut self, item: &Map<String, Value>) {
+        let v = Value::Object(item.clone());
+        if self.merged_data_seen.insert(v.to_string()) {
+            self.merged_data.push(v);
+        }
+    }
+
+    pub(super) fn finish(&mut self) -> Result<RunOutcome, ClientError> {
+        self.done = true;
+        let attempts = self.attempts;
+        // The merged response: results, then the last non-result item of tasks without results.
+        let mut data = self.merged_data.clone();
+        for slot in &self.slots {
+            if slot.results.is_empty()
+                && let Some(other) = &slot.latest_other
+            {
+                data.push(Value::Object(other.clone()));
+            }
+        }
+        let mut errors: Vec<Value> = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut push_error = |v: Value, errors: &mut Vec<Value>| {
+            if seen.insert(v.to_string()) {
+                errors.push(v);
+            }
+        };
+        for slot in &self.slots {
+            if slot.phase != Phase::Failed {
+                continue;
+            }
+            let item = match (&slot.error_item, &slot.error) {
+                (Some(item), _) => Value::Object(item.clone()),
+                (None, Some(e)) => {
+                    let mut m = Map::new();
+                    m.insert("taskUUID".into(), json!(slot.uuid));
+                    if !slot.task_type.is_empty() {
+                        m.insert("taskType".into(), json!(slot.task_type));
+                    }
+                    m.insert("status".into(), json!("error"));
+                    m.insert("code".into(), json!(e.detail.code));
+                    m.insert("message".into(), json!(e.detail.message));
+                    if let Some(p) = &e.detail.parameter {
+                        m.insert("parameter".into(), json!(p));
+                    }
+                    Value::Object(m)
+                }
+                (None, None) => continue,
+            };
+            push_error(item, &mut errors);
+        }
+        for e in &self.extra_errors {
+            push_error(e.clone(), &mut errors);
+        }
+        let response_json = json!({ "data": data, "errors": errors }).to_string();
+        let mut tasks = Vec::with_capacity(self.slots.len());
+        for slot in &self.slots {
+            let status = match slot.phase {
+                Phase::Success => TaskStatus::Success,
+                Phase::Failed => TaskStatus::Failed,
+                Phase::Submit | Phase::Poll => TaskStatus::Processing,
+            };
+            let error = slot.error.clone().map(|mut e| {
+                e.detail.attempts = attempts;
+                e.detail.response_json = Some(response_json.clone());
+                e
+            });
+            let task_type = if slot.task_type.is_empty() {
+                "getResponse".to_string()
+            } else {
+                slot.task_type.clone()
+            };
+            tasks.push(TaskOutcome {
+                task_uuid: slot.uuid.clone(),
+                task_type,
+                status,
+                data: slot.results.clone(),
+                error,
+            });
+        }
+        let with_context = |mut e: ClientError| {
+            e.detail.attempts = attempts;
+            e.detail.response_json = Some(response_json.clone());
+            e
+        };
+        if let Some(unknown) = self.unknown.clone() {
+            return Err(with_context(unknown));
+        }
+        let any_answer = self
+            .slots
+            .iter()
+            .any(|s| s.answered || !s.results.is_empty());
+        if !any_answer || self.mode == Mode::Wait {
+            let failed = tasks.iter().find_map(|t| {
+                t.error
+                    .clone()
+                    .filter(|e| !any_answer || e.detail.code == "deadlineExceeded")
+            });
+            if let Some(e) = failed {
+                return Err(with_context(e));
+            }
+        }
+        Ok(RunOutcome {
+            tasks,
+            response_json,
+            attempts,
+        })
+    }
+}
