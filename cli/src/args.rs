@@ -99,6 +99,9 @@ mod help {
             spec::DEFAULT_NUMBER_RESULTS
         )
     }
+    pub fn clip_skip() -> String {
+        format!("CLIP layers to skip, {}", range(spec::CLIP_SKIP))
+    }
     pub fn output_quality() -> String {
         format!("JPEG/WEBP quality, {}", range(spec::OUTPUT_QUALITY))
     }
@@ -259,6 +262,9 @@ pub struct TextToImageArgs {
     /// Seed (`--seed`).
     #[arg(long, help = help::seed())]
     pub seed: Option<u64>,
+    /// CLIP layers to skip (`--clip-skip`).
+    #[arg(long, value_name = "N", help = help::clip_skip())]
+    pub clip_skip: Option<u32>,
     /// Scheduler name, such as "Euler a".
     #[arg(long)]
     pub scheduler: Option<String>,

@@ -66,6 +66,7 @@ pub fn image_request(a: &TextToImageArgs) -> Result<ImageRequest, Fail> {
         cfg_scale: a.cfg_scale,
         seed: a.seed,
         scheduler: a.scheduler.clone(),
+        clip_skip: a.clip_skip,
         number_results: a.number_results,
         output_type: a.output_type.map(Into::into),
         output_format: a.output_format.map(Into::into),

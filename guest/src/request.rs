@@ -231,6 +231,12 @@ pub fn build_image_task(request: &ImageRequest, task_uuid: &str) -> Result<Value
         "invalidStrength",
         runware_spec::STRENGTH,
     )?;
+    check_range_u(
+        request.clip_skip,
+        "clipSkip",
+        "invalidClipSkip",
+        runware_spec::CLIP_SKIP,
+    )?;
     for (i, lora) in request.loras.iter().enumerate() {
         if !is_air(&lora.model) {
             return Err(ClientError::invalid(
@@ -337,6 +343,9 @@ pub fn build_image_task(request: &ImageRequest, task_uuid: &str) -> Result<Value
     }
     if let Some(v) = request.strength {
         task.insert("strength".into(), f32_json(v));
+    }
+    if let Some(v) = request.clip_skip {
+        task.insert("clipSkip".into(), json!(v));
     }
     if let Some(extra) = &request.extra_json {
         merge_extra(&mut task, extra)?;

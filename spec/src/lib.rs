@@ -63,6 +63,8 @@ pub const DEFAULT_NUMBER_RESULTS: u32 = 1;
 pub const OUTPUT_QUALITY: Bounds<u64> = Bounds { min: 20, max: 99 };
 /// `strength` (image-to-image).
 pub const STRENGTH: Bounds<f32> = Bounds { min: 0.0, max: 1.0 };
+/// `clipSkip`, CLIP layers to skip.
+pub const CLIP_SKIP: Bounds<u64> = Bounds { min: 0, max: 2 };
 /// A LoRA's `weight`.
 pub const LORA_WEIGHT: Bounds<f32> = Bounds {
     min: -4.0,
@@ -141,6 +143,10 @@ mod tests {
             format!("quality, {} to {}", OUTPUT_QUALITY.min, OUTPUT_QUALITY.max),
             format!("seed image, {} to {}", STRENGTH.min, STRENGTH.max),
             format!("weight, {} to {}", LORA_WEIGHT.min, LORA_WEIGHT.max),
+            format!(
+                "CLIP layers to skip, {} to {}",
+                CLIP_SKIP.min, CLIP_SKIP.max
+            ),
             format!(
                 "Results per page, {} to {}. `none` means {SEARCH_DEFAULT_LIMIT}",
                 SEARCH_LIMIT.min, SEARCH_LIMIT.max

@@ -249,6 +249,8 @@ async fn dry_run_prints_the_task_and_sends_nothing() {
             "42",
             "--steps",
             "12",
+            "--clip-skip",
+            "1",
             "--dry-run",
         ])
         .await;
@@ -259,6 +261,7 @@ async fn dry_run_prints_the_task_and_sends_nothing() {
     assert_eq!(task["positivePrompt"], "a red kite");
     assert_eq!(task["seed"], 42);
     assert_eq!(task["steps"], 12);
+    assert_eq!(task["clipSkip"], 1);
     let uuid = task["taskUUID"].as_str().expect("taskUUID");
     assert_eq!(uuid.len(), 36);
     assert_eq!(&uuid[14..15], "4", "a UUID v4");

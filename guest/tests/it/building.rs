@@ -57,6 +57,7 @@ fn image_task_maps_every_field() {
         seed_image: Some("https://example.invalid/a.png".into()),
         mask_image: Some("data:image/png;base64,AAAA".into()),
         strength: Some(0.8),
+        clip_skip: Some(1),
         extra_json: Some(r#"{"clipSkip":2,"outputType":["URL"]}"#.into()),
     };
     let t = build_image_task(&r, "u").unwrap();
@@ -316,6 +317,15 @@ fn numeric_ranges() {
         "u",
     )
     .unwrap();
+    rejects(
+        &ImageRequest {
+            clip_skip: Some(3),
+            ..req("ok")
+        },
+        "invalidClipSkip",
+        "clipSkip",
+        "0 to 2",
+    );
     rejects(
         &ImageRequest {
             strength: Some(1.5),
