@@ -9,15 +9,17 @@
 //!
 //! `RUNWARE_COMPONENT=/path/to/x.wasm` at build time embeds that file instead and builds nothing.
 //!
-//! Outputs: `$OUT_DIR/runware_client.wasm` (embedded with `include_bytes!`) and the
-//! `RUNWARE_COMPONENT_SHA256` compile-time variable (hex SHA-256 of those bytes).
+//! Output: `$OUT_DIR/runware_client.wasm`, embedded with `include_bytes!`.
+//!
+//! The script has no build-dependencies on purpose: cargo compiles and runs it in the first
+//! seconds of a build, so a missing `wasm32-wasip2` target is added (or reported) before minutes
+//! go into compiling wasmtime. That is also why the component's name, version and description are
+//! written here by hand (a few custom sections) rather than with `wasm-metadata`, whose parser
+//! would otherwise have to compile first.
 
 use std::env;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-
-use sha2::{Digest, Sha256};
 
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "component";
@@ -87,28 +89,137 @@ fn run() -> Result<(), String> {
         std::fs::write(&dest, &wasm)
             .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
     }
-    let digest = Sha256::digest(&wasm);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    println!("cargo::rustc-env=RUNWARE_COMPONENT_SHA256={hex}");
     Ok(())
 }
 
-/// Names the component and gives it the package's version and description (the custom sections
-/// `wasm-tools metadata add` writes), so a registry or runtime can tell what it is.
+/// Names the component and gives it the package's version and description: the custom sections
+/// `wasm-tools metadata add` writes (a `component-name` subsection 0 with the name, and
+/// `version` and `description` sections with UTF-8 text), so a registry or runtime can tell what
+/// it is. Sections of those names the component already has are replaced; the other subsections
+/// of `component-name` (the names of its inner items) are kept.
 fn add_metadata(wasm: &[u8]) -> Result<Vec<u8>, String> {
-    use wasm_metadata::{AddMetadata, AddMetadataField, Description, Version};
-    let mut metadata = AddMetadata::default();
-    metadata.name = AddMetadataField::Set("runware-client".to_owned());
-    metadata.version = AddMetadataField::Set(Version::new(env_var("CARGO_PKG_VERSION")?));
-    metadata.description = AddMetadataField::Set(Description::new(
-        "Runware API client as a WebAssembly component (wasi:http)",
-    ));
-    metadata
-        .to_wasm(wasm)
-        .map_err(|e| format!("cannot add metadata to the component: {e}"))
+    const HEADER: usize = 8;
+    const CUSTOM: u8 = 0;
+    let header = wasm
+        .get(..HEADER)
+        .ok_or("the component is shorter than a wasm header")?;
+    let mut out = header.to_vec();
+    let mut rest = wasm.get(HEADER..).unwrap_or_default();
+    let mut named = false;
+    while let Some((&id, after_id)) = rest.split_first() {
+        let (size, after_size) = read_leb(after_id)?;
+        let payload = after_size
+            .get(..size)
+            .ok_or("a section of the component runs past its end")?;
+        rest = after_size.get(size..).unwrap_or_default();
+        if id != CUSTOM {
+            push_section(&mut out, id, payload);
+            continue;
+        }
+        let (name_len, after_len) = read_leb(payload)?;
+        let name = after_len
+            .get(..name_len)
+            .ok_or("a custom section name runs past its section")?;
+        let body = after_len.get(name_len..).unwrap_or_default();
+        match name {
+            b"component-name" => {
+                let mut names = subsection(0, &name_entry("runware-client"));
+                names.extend(without_subsection(body, 0)?);
+                push_custom(&mut out, "component-name", &names);
+                named = true;
+            }
+            b"version" | b"description" => {}
+            _ => push_section(&mut out, id, payload),
+        }
+    }
+    if !named {
+        push_custom(
+            &mut out,
+            "component-name",
+            &subsection(0, &name_entry("runware-client")),
+        );
+    }
+    push_custom(
+        &mut out,
+        "description",
+        b"Runware API client as a WebAssembly component (wasi:http)",
+    );
+    push_custom(
+        &mut out,
+        "version",
+        env_var("CARGO_PKG_VERSION")?.as_bytes(),
+    );
+    Ok(out)
+}
+
+/// An unsigned LEB128 number and the bytes after it.
+fn read_leb(bytes: &[u8]) -> Result<(usize, &[u8]), String> {
+    let mut value: u64 = 0;
+    for (i, &byte) in bytes.iter().enumerate().take(5) {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            let value = usize::try_from(value).map_err(|_| "a section size overflows")?;
+            return Ok((value, bytes.get(i + 1..).unwrap_or_default()));
+        }
+    }
+    Err("a malformed LEB128 number in the component".to_string())
+}
+
+fn write_leb(out: &mut Vec<u8>, mut value: usize) {
+    loop {
+        let byte = u8::try_from(value & 0x7f).unwrap_or_default();
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn push_section(out: &mut Vec<u8>, id: u8, payload: &[u8]) {
+    out.push(id);
+    write_leb(out, payload.len());
+    out.extend_from_slice(payload);
+}
+
+fn push_custom(out: &mut Vec<u8>, name: &str, body: &[u8]) {
+    let mut payload = Vec::new();
+    write_leb(&mut payload, name.len());
+    payload.extend_from_slice(name.as_bytes());
+    payload.extend_from_slice(body);
+    push_section(out, 0, &payload);
+}
+
+/// A name as the name section encodes it: its length, then its bytes.
+fn name_entry(name: &str) -> Vec<u8> {
+    let mut entry = Vec::new();
+    write_leb(&mut entry, name.len());
+    entry.extend_from_slice(name.as_bytes());
+    entry
+}
+
+fn subsection(id: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![id];
+    write_leb(&mut out, body.len());
+    out.extend_from_slice(body);
+    out
+}
+
+/// The subsections of a name section except those with `id`.
+fn without_subsection(mut body: &[u8], id: u8) -> Result<Vec<u8>, String> {
+    let mut kept = Vec::new();
+    while let Some((&sub, after_id)) = body.split_first() {
+        let (size, after_size) = read_leb(after_id)?;
+        let content = after_size
+            .get(..size)
+            .ok_or("a component-name subsection runs past its section")?;
+        if sub != id {
+            kept.extend(subsection(sub, content));
+        }
+        body = after_size.get(size..).unwrap_or_default();
+    }
+    Ok(kept)
 }
 
 fn env_var(name: &str) -> Result<String, String> {

@@ -54,8 +54,8 @@ pub use client::{
 pub use error::{BoxError, Error, ErrorDetail, ErrorKind, TrapCause};
 pub use key::{API_KEY_ENV, ApiKey};
 pub use runtime::{
-    CACHE_DIR_ENV, EMBEDDED_COMPONENT, EMBEDDED_COMPONENT_SHA256, Runtime, RuntimeConfig,
-    default_cache_dir,
+    CACHE_DIR_ENV, EMBEDDED_COMPONENT, Runtime, RuntimeConfig, default_cache_dir,
+    embedded_component_sha256,
 };
 #[doc(hidden)]
 pub use runtime::{peak_instance_memory, reset_peak_instance_memory};

@@ -50,8 +50,12 @@ pub const CACHE_DIR_ENV: &str = "RUNWARE_CACHE_DIR";
 pub const EMBEDDED_COMPONENT: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/runware_client.wasm"));
 
-/// The SHA-256 of [`EMBEDDED_COMPONENT`], in lower-case hex, computed at build time.
-pub const EMBEDDED_COMPONENT_SHA256: &str = env!("RUNWARE_COMPONENT_SHA256");
+/// The SHA-256 of [`EMBEDDED_COMPONENT`], in lower-case hex (computed once, on first use:
+/// about a millisecond).
+pub fn embedded_component_sha256() -> &'static str {
+    static SHA256: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SHA256.get_or_init(|| hex(&Sha256::digest(EMBEDDED_COMPONENT)))
+}
 
 /// How a [`Runtime`] is set up. `Default` gives the embedded component, the default cache
 /// directory, on-demand allocation and a 512 MiB memory cap per instance.
@@ -262,7 +266,7 @@ impl Runtime {
             }
             None => (
                 std::borrow::Cow::Borrowed(EMBEDDED_COMPONENT),
-                EMBEDDED_COMPONENT_SHA256.to_string(),
+                embedded_component_sha256().to_string(),
             ),
         };
 
