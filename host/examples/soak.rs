@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Options: `--tasks N` (10000), `--instances K` (8), `--rate R` (0.1), `--seed S` (42).
-//! CI runs the same code with 1,000 tasks (`host/tests/soak.rs`).
+//! CI runs the same code with 1,000 tasks (`host/tests/it/soak.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use runware_emulator::{Emulator, Fault, FaultRule, ImageMode};
-use runware_host::{ApiKey, Client, ClientConfig, Error, ImageRequest, Runtime};
+use runware_host::{
+    ApiKey, Client, ClientConfig, ClientOptions, Error, ImageRequest, Runtime, millis,
+};
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +75,9 @@ pub struct Counts {
     pub failure_codes: BTreeMap<String, usize>,
     /// For the first few failed tasks: the requests the emulator saw for them (fault, status).
     pub failure_histories: Vec<String>,
+    /// For the first few calls that ended in a trap or host error: the whole error (a trap's message
+    /// ends with what the component wrote to stderr).
+    pub untyped_errors: Vec<String>,
 }
 
 impl std::fmt::Display for Counts {
@@ -95,6 +100,9 @@ impl std::fmt::Display for Counts {
         if !self.failure_codes.is_empty() {
             write!(f, "; typed errors: {:?}", self.failure_codes)?;
         }
+        for error in &self.untyped_errors {
+            write!(f, "\n  untyped error: {error}")?;
+        }
         Ok(())
     }
 }
@@ -110,7 +118,8 @@ enum Outcome {
         task_uuid: Option<String>,
         code: String,
     },
-    Untyped,
+    /// A trap or host error, with its whole message.
+    Untyped(String),
 }
 
 fn prompt(index: usize) -> String {
@@ -139,13 +148,16 @@ pub async fn soak(runtime: &Runtime, options: SoakOptions) -> Result<Counts, Str
         .map_err(|e| format!("the emulator did not start: {e}"))?;
     let config = ClientConfig {
         api_key: Some(ApiKey::new(key.clone())),
-        base_url: Some(emu.base_url()),
-        max_retries: Some(3),
-        deadline: Some(Duration::from_secs(120)),
-        first_byte_timeout: Some(Duration::from_secs(30)),
-        between_bytes_timeout: Some(Duration::from_secs(10)),
-        poll_interval: Some(Duration::from_millis(20)),
-        poll_deadline: Some(Duration::from_secs(60)),
+        options: ClientOptions {
+            base_url: Some(emu.base_url()),
+            max_retries: Some(3),
+            deadline_ms: Some(millis(Duration::from_secs(120))),
+            first_byte_timeout_ms: Some(millis(Duration::from_secs(30))),
+            between_bytes_timeout_ms: Some(millis(Duration::from_secs(10))),
+            poll_interval_ms: Some(millis(Duration::from_millis(20))),
+            poll_deadline_ms: Some(millis(Duration::from_secs(60))),
+            ..ClientOptions::default()
+        },
         ..ClientConfig::default()
     };
     let next = Arc::new(AtomicUsize::new(0));
@@ -175,7 +187,7 @@ pub async fn soak(runtime: &Runtime, options: SoakOptions) -> Result<Counts, Str
                         task_uuid: detail.task_uuid,
                         code: detail.code,
                     },
-                    Err(_) => Outcome::Untyped,
+                    Err(e) => Outcome::Untyped(e.to_string()),
                 };
                 ended.push((index, outcome));
             }
@@ -273,7 +285,7 @@ pub async fn soak(runtime: &Runtime, options: SoakOptions) -> Result<Counts, Str
                             } else {
                                 "submit"
                             };
-                            let uuid = r.task_uuids.first().map_or("", |u| &u[..8.min(u.len())]);
+                            let uuid = r.task_uuids.first().map_or("", |u| u.get(..8).unwrap_or(u));
                             format!("{kind} {uuid} -> {} {:?}", r.status, r.fault)
                         })
                         .collect();
@@ -291,7 +303,12 @@ pub async fn soak(runtime: &Runtime, options: SoakOptions) -> Result<Counts, Str
                     _ => counts.lost += 1,
                 }
             }
-            Outcome::Untyped => counts.lost += 1,
+            Outcome::Untyped(error) => {
+                counts.lost += 1;
+                if counts.untyped_errors.len() < 5 {
+                    counts.untyped_errors.push(format!("task {index}: {error}"));
+                }
+            }
         }
     }
     counts.duplicated += reported_uuids.values().filter(|n| **n > 1).count();

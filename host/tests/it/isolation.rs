@@ -5,63 +5,36 @@
 //! emulators that stall their bodies or answer 503 to everything. Every healthy call succeeds,
 //! and every disturber fails the way it should.
 
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use runware_emulator::{Emulator, EmulatorHandle, Fault, FaultRule, ImageMode};
-use runware_host::{
-    ApiKey, Client, ClientConfig, Error, ErrorKind, ModelSearchRequest, Runtime, RuntimeConfig,
-};
+use runware_emulator::{EmulatorHandle, Fault, FaultRule, ImageMode};
+use runware_host::{Client, ClientConfig, ClientOptions, Error, ErrorKind, Runtime, RuntimeConfig};
 use tokio::sync::Barrier;
 
-fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runware-host-tests-cache")
-}
-
-fn runtime() -> Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            Runtime::new(RuntimeConfig {
-                cache_dir: Some(cache_dir()),
-                ..RuntimeConfig::default()
-            })
-            .unwrap_or_else(|e| panic!("the runtime must load: {e}"))
-        })
-        .clone()
-}
+use crate::common::{
+    emulator_builder, new_runtime, ok, ok_with, options, runtime, runtime_config, search, start,
+    test_key, trap_message,
+};
 
 async fn emulator(key: &str, fault: Option<Fault>, latency: Duration) -> EmulatorHandle {
-    let mut builder = Emulator::builder()
-        .api_key(key)
+    let mut builder = emulator_builder(key)
         .image_mode(ImageMode::Placeholder)
         .latency(latency);
     if let Some(fault) = fault {
         builder = builder.fault(FaultRule::new(fault));
     }
-    builder
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("the emulator must start: {e}"))
+    start(builder).await
 }
 
+/// The shared emulator configuration with a 500 ms between-bytes timeout (for the stalled body).
 fn config(emu: &EmulatorHandle, key: &str) -> ClientConfig {
     ClientConfig {
-        api_key: Some(ApiKey::new(key)),
-        base_url: Some(emu.base_url()),
-        max_retries: Some(1),
-        deadline: Some(Duration::from_secs(30)),
-        between_bytes_timeout: Some(Duration::from_millis(500)),
-        ..ClientConfig::default()
-    }
-}
-
-fn search() -> ModelSearchRequest {
-    ModelSearchRequest {
-        search: Some("flux".into()),
-        limit: Some(2),
-        ..ModelSearchRequest::default()
+        options: ClientOptions {
+            between_bytes_timeout_ms: Some(500),
+            ..options(emu)
+        },
+        ..crate::common::config(emu, Some(key))
     }
 }
 
@@ -76,7 +49,7 @@ enum Fails {
 async fn one_instance_failing_does_not_disturb_the_others() {
     const HEALTHY: usize = 6;
     const CALLS_EACH: usize = 3;
-    let key = format!("test-isolation-{}", std::process::id());
+    let key = test_key("isolation");
     let healthy_emu = emulator(&key, None, Duration::ZERO).await;
     let slow_emu = emulator(&key, None, Duration::from_millis(600)).await;
     let stalled_emu = emulator(&key, Some(Fault::StalledBody), Duration::ZERO).await;
@@ -90,13 +63,11 @@ async fn one_instance_failing_does_not_disturb_the_others() {
     )
     .await;
 
-    let capped = Runtime::new(RuntimeConfig {
-        cache_dir: Some(cache_dir()),
+    let capped = new_runtime(RuntimeConfig {
         max_memory_bytes: 64 << 10,
-        ..RuntimeConfig::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
-    let new = |rt: &Runtime, c: ClientConfig| Client::new(rt, c).unwrap_or_else(|e| panic!("{e}"));
+        ..runtime_config()
+    });
+    let new = |rt: &Runtime, c: ClientConfig| ok(Client::new(rt, c));
     let disturbers: Vec<(&str, Client, Fails)> = vec![
         (
             "memory cap",
@@ -161,11 +132,12 @@ async fn one_instance_failing_does_not_disturb_the_others() {
 
     for (name, fails, err) in futures_join(disturbed).await {
         eprintln!("{name}: {err:?}");
-        match (fails, &err) {
-            (Fails::Trap(needle), Some(Error::Trap(message))) => {
+        let trapped = err.as_ref().and_then(trap_message);
+        match (fails, &err, trapped) {
+            (Fails::Trap(needle), _, Some(message)) => {
                 assert!(message.contains(needle), "{name}: {message}")
             }
-            (Fails::Kind(kind), Some(e)) => assert_eq!(e.kind(), Some(kind), "{name}: {e}"),
+            (Fails::Kind(kind), Some(e), _) => assert_eq!(e.kind(), Some(kind), "{name}: {e}"),
             _ => panic!("{name}: expected {fails:?}, got {err:?}"),
         }
     }
@@ -175,15 +147,15 @@ async fn one_instance_failing_does_not_disturb_the_others() {
         Some(ErrorKind::Transport),
         "the allow-list refusal is a typed transport error: {refused:?}"
     );
-    let mut ok = 0;
+    let mut succeeded = 0;
     for results in futures_join(healthy).await {
         for r in results {
-            let found = r.unwrap_or_else(|e| panic!("a healthy call was disturbed: {e}"));
+            let found = ok_with(r, "a healthy call was disturbed");
             assert!(!found.results.is_empty());
-            ok += 1;
+            succeeded += 1;
         }
     }
-    assert_eq!(ok, HEALTHY * CALLS_EACH);
+    assert_eq!(succeeded, HEALTHY * CALLS_EACH);
     // The healthy emulator answered every request it got (the memory-capped instance may
     // not have got as far as sending), and nothing reached it from the refused download.
     let log = healthy_emu.request_log();

@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use runware_emulator::{AuthKind, Emulator, EmulatorHandle};
+use runware_emulator::{AuthKind, EmulatorHandle};
 use tokio::process::Command;
+
+use crate::common::{component_bytes, emulator_builder, start};
 
 /// How long one child (an install or a test run) may take before the test fails.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(600);
@@ -25,12 +27,6 @@ fn workspace() -> PathBuf {
         .parent()
         .expect("host/ has a parent")
         .to_path_buf()
-}
-
-/// The component under test: the one runware-host embeds (its build script builds `guest/`, or
-/// embeds the file named by `RUNWARE_COMPONENT` at build time).
-fn component_bytes() -> &'static [u8] {
-    runware_host::EMBEDDED_COMPONENT
 }
 
 /// How many steps the shared scenario has (each runtime reports one test per step).
@@ -51,7 +47,7 @@ fn test_key() -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or_default();
-    format!("test-embed-{}-{nanos}", std::process::id())
+    crate::common::test_key(&format!("embed-{nanos}"))
 }
 
 /// A running emulator, the component written to a file, and the environment for a child.
@@ -65,13 +61,9 @@ struct Fixture {
 impl Fixture {
     async fn start() -> Self {
         let key = test_key();
-        let emulator = Emulator::builder()
-            .api_key(key.clone())
-            // Async tasks stay `processing` for a while, so the async step really polls.
-            .async_processing(Duration::from_millis(300))
-            .start()
-            .await
-            .expect("the emulator starts");
+        // Async tasks stay `processing` for a while, so the async step really polls.
+        let emulator =
+            start(emulator_builder(&key).async_processing(Duration::from_millis(300))).await;
         let dir = tempfile::tempdir().expect("a temporary directory");
         let component = dir.path().join("runware_guest.wasm");
         std::fs::write(&component, component_bytes()).expect("the component is written");

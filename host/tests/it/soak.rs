@@ -3,29 +3,21 @@
 //! none is lost, duplicated, executed twice or billed twice. The full run (10,000 tasks) is
 //! `cargo run --release -p runware-host --example soak -- --tasks 10000 --instances 8`.
 
-#[path = "../examples/soak.rs"]
+/// The example's code, run here at CI size (its `main` is the example's own).
+#[path = "../../examples/soak.rs"]
 #[allow(dead_code)]
-mod soak;
+mod example;
 
-use std::path::PathBuf;
-
-use runware_host::{Runtime, RuntimeConfig};
+use crate::common::runtime;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_tasks_under_random_faults_each_end_exactly_once() {
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(
-            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runware-host-tests-cache"),
-        ),
-        ..RuntimeConfig::default()
-    })
-    .unwrap_or_else(|e| panic!("the runtime must load: {e}"));
-    let options = soak::SoakOptions {
+    let options = example::SoakOptions {
         tasks: 1_000,
         instances: 4,
-        ..soak::SoakOptions::default()
+        ..example::SoakOptions::default()
     };
-    let counts = soak::soak(&runtime, options)
+    let counts = example::soak(&runtime(), options)
         .await
         .unwrap_or_else(|e| panic!("the soak could not run: {e}"));
     println!("soak (1,000 tasks): {counts}");

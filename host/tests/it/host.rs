@@ -1,70 +1,21 @@
-//! Integration tests of the host library: the real embedded component in the real host against
-//! the emulator on loopback.
-//!
-//! Covered here: the compiled-code cache round trip, the egress allow-list (a refused
+//! The host library: the compiled-code cache round trip, the egress allow-list (a refused
 //! destination is a typed transport error, not a trap), host-side key injection (the emulator
-//! saw a valid Bearer key that the component never held), key redaction in every printable
-//! form, the memory cap and the host-side body cap. The CLI's exit codes and the broad end-to-end
-//! suite are `runware-cli`'s tests (`cli/tests/it`).
+//! saw a valid Bearer key that the component never held), key redaction in every printable form,
+//! the memory cap, the execution limit, the host-side body cap, the timeouts from the options,
+//! keep-alive connections and instance reuse. The CLI's exit codes and the broad end-to-end suite
+//! are `runware-cli`'s tests (`cli/tests/it`).
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use runware_emulator::{AuthKind, Emulator, EmulatorHandle};
+use runware_emulator::AuthKind;
 use runware_host::{
-    ApiKey, Client, ClientConfig, Error, ErrorKind, ModelSearchRequest, Runtime, RuntimeConfig,
+    ApiKey, Client, ClientConfig, ClientOptions, Error, ErrorKind, Runtime, RuntimeConfig,
 };
 
-/// A compiled-code cache shared by these tests (so only the first run compiles).
-fn shared_cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runware-host-tests-cache")
-}
-
-/// One runtime for the whole test binary, as an embedder would hold it.
-fn runtime() -> Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            Runtime::new(RuntimeConfig {
-                cache_dir: Some(shared_cache_dir()),
-                ..RuntimeConfig::default()
-            })
-            .unwrap_or_else(|e| panic!("the runtime must load: {e}"))
-        })
-        .clone()
-}
-
-/// A key that is obviously fake and unique to this test run.
-fn test_key(tag: &str) -> String {
-    format!("test-{tag}-{}", std::process::id())
-}
-
-async fn emulator(key: &str) -> EmulatorHandle {
-    Emulator::builder()
-        .api_key(key)
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("the emulator must start: {e}"))
-}
-
-fn config(emu: &EmulatorHandle, key: Option<&str>) -> ClientConfig {
-    ClientConfig {
-        api_key: key.map(ApiKey::new),
-        base_url: Some(emu.base_url()),
-        max_retries: Some(1),
-        deadline: Some(Duration::from_secs(30)),
-        ..ClientConfig::default()
-    }
-}
-
-fn search() -> ModelSearchRequest {
-    ModelSearchRequest {
-        search: Some("flux".into()),
-        limit: Some(2),
-        ..ModelSearchRequest::default()
-    }
-}
+use crate::common::{
+    config, emulator, emulator_builder, host_message, new_runtime, ok, ok_with, options, runtime,
+    runtime_config, search, shared_cache_dir, start, test_key, trap_message,
+};
 
 #[test]
 fn compiled_code_cache_round_trip() {
@@ -73,7 +24,7 @@ fn compiled_code_cache_round_trip() {
         cache_dir: Some(dir.path().to_path_buf()),
         ..RuntimeConfig::default()
     };
-    let first = Runtime::new(config.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let first = ok(Runtime::new(config.clone()));
     assert!(!first.loaded_from_cache(), "an empty cache cannot serve");
     let file = first
         .cache_file()
@@ -82,7 +33,7 @@ fn compiled_code_cache_round_trip() {
     assert!(file.starts_with(dir.path()));
     assert_eq!(file.extension().and_then(|e| e.to_str()), Some("cwasm"));
 
-    let second = Runtime::new(config.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let second = ok(Runtime::new(config.clone()));
     assert!(
         second.loaded_from_cache(),
         "the second load must not compile"
@@ -94,18 +45,17 @@ fn compiled_code_cache_round_trip() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x55;
     std::fs::write(&file, &bytes).unwrap_or_else(|e| panic!("{e}"));
-    let third = Runtime::new(config.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let third = ok(Runtime::new(config.clone()));
     assert!(!third.loaded_from_cache());
-    let fourth = Runtime::new(config).unwrap_or_else(|e| panic!("{e}"));
+    let fourth = ok(Runtime::new(config));
     assert!(fourth.loaded_from_cache(), "the replaced file serves again");
 
     // With the cache off nothing is read or written.
-    let off = Runtime::new(RuntimeConfig {
+    let off = ok(Runtime::new(RuntimeConfig {
         cache_dir: Some(dir.path().to_path_buf()),
         disable_cache: true,
         ..RuntimeConfig::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    }));
     assert!(!off.loaded_from_cache());
     assert_eq!(off.cache_file(), None);
 }
@@ -114,12 +64,11 @@ fn compiled_code_cache_round_trip() {
 async fn host_injects_the_key_the_component_never_holds() {
     let key = test_key("inject");
     let emu = emulator(&key).await;
-    let client =
-        Client::new(&runtime(), config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
-    let found = client
-        .model_search(&search())
-        .await
-        .unwrap_or_else(|e| panic!("model search must succeed with the injected key: {e}"));
+    let client = ok(Client::new(&runtime(), config(&emu, Some(&key))));
+    let found = ok_with(
+        client.model_search(&search()).await,
+        "model search must succeed with the injected key",
+    );
     assert!(!found.results.is_empty());
 
     let log = emu.request_log();
@@ -139,7 +88,7 @@ async fn without_a_key_the_component_cannot_authenticate() {
     // server sees no credentials: the component has no key of its own to fall back on.
     let key = test_key("nokey");
     let emu = emulator(&key).await;
-    let client = Client::new(&runtime(), config(&emu, None)).unwrap_or_else(|e| panic!("{e}"));
+    let client = ok(Client::new(&runtime(), config(&emu, None)));
     let err = client.model_search(&search()).await.err();
     assert!(
         matches!(
@@ -161,8 +110,7 @@ async fn without_a_key_the_component_cannot_authenticate() {
 async fn a_destination_outside_the_allow_list_is_a_typed_transport_error() {
     let key = test_key("egress");
     let emu = emulator(&key).await;
-    let client =
-        Client::new(&runtime(), config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
+    let client = ok(Client::new(&runtime(), config(&emu, Some(&key))));
     // Another port on the same host is another authority.
     let port = emu.addr().port().wrapping_add(1).max(1);
     let url = format!("http://127.0.0.1:{port}/images/x.png");
@@ -175,14 +123,16 @@ async fn a_destination_outside_the_allow_list_is_a_typed_transport_error() {
         other => panic!("expected a typed transport error, got {other:?}"),
     }
     // With the base URL elsewhere, the emulator's own image URL is outside the list too.
-    let other = Client::new(
+    let other = ok(Client::new(
         &runtime(),
         ClientConfig {
-            base_url: Some(format!("http://127.0.0.1:{port}/v1")),
+            options: ClientOptions {
+                base_url: Some(format!("http://127.0.0.1:{port}/v1")),
+                ..options(&emu)
+            },
             ..config(&emu, Some(&key))
         },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    ));
     let image = format!("http://{}/images/x.png", emu.addr());
     let refused = other.download(&image).await.err();
     assert!(
@@ -206,7 +156,7 @@ async fn the_key_is_redacted_everywhere_it_could_be_printed() {
     let wrong = test_key("wrong");
     let emu = emulator(&key).await;
     let config = config(&emu, Some(&wrong));
-    let client = Client::new(&runtime(), config.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let client = ok(Client::new(&runtime(), config.clone()));
     let err = client.model_search(&search()).await.err();
     let printed = [
         format!("{config:?}"),
@@ -231,23 +181,21 @@ async fn the_key_is_redacted_everywhere_it_could_be_printed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_memory_cap_stops_an_instance_with_a_clear_error() {
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(shared_cache_dir()),
+    let runtime = new_runtime(RuntimeConfig {
         max_memory_bytes: 64 << 10,
-        ..RuntimeConfig::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+        ..runtime_config()
+    });
     let key = test_key("mem");
     let emu = emulator(&key).await;
-    let client = Client::new(&runtime, config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
+    let client = ok(Client::new(&runtime, config(&emu, Some(&key))));
     let err = client.model_search(&search()).await.err();
     eprintln!("memory cap: {err:?}");
-    match &err {
-        Some(Error::Trap(message)) => assert!(
+    match err.as_ref().and_then(trap_message) {
+        Some(message) => assert!(
             message.contains("memory") || message.contains("limit"),
             "the message says what tripped: {message}"
         ),
-        other => panic!("expected a trap from the memory cap, got {other:?}"),
+        None => panic!("expected a trap from the memory cap, got {err:?}"),
     }
     emu.stop().await;
 }
@@ -256,15 +204,17 @@ async fn the_memory_cap_stops_an_instance_with_a_clear_error() {
 async fn the_response_size_cap_gives_a_typed_error() {
     let key = test_key("cap");
     let emu = emulator(&key).await;
-    let client = Client::new(
+    let client = ok(Client::new(
         &runtime(),
         ClientConfig {
-            max_response_bytes: Some(256),
-            max_retries: Some(0),
+            options: ClientOptions {
+                max_response_bytes: Some(256),
+                max_retries: Some(0),
+                ..options(&emu)
+            },
             ..config(&emu, Some(&key))
         },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    ));
     let err = client.model_search(&search()).await.err();
     eprintln!("body cap: {err:?}");
     match &err {
@@ -284,8 +234,7 @@ async fn the_response_size_cap_gives_a_typed_error() {
 async fn clients_run_concurrently_in_one_process() {
     let key = test_key("many");
     let emu = emulator(&key).await;
-    let client =
-        Client::new(&runtime(), config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
+    let client = ok(Client::new(&runtime(), config(&emu, Some(&key))));
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let c = client.clone();
@@ -293,10 +242,7 @@ async fn clients_run_concurrently_in_one_process() {
     }
     let mut uuids = std::collections::HashSet::new();
     for t in tasks {
-        let r = t
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let r = ok(t.await.unwrap_or_else(|e| panic!("{e}")));
         uuids.insert(r.task_uuid);
     }
     assert_eq!(uuids.len(), 8, "every call got its own taskUUID");
@@ -305,23 +251,18 @@ async fn clients_run_concurrently_in_one_process() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pooling_allocator_runs_calls() {
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(shared_cache_dir()),
+    let runtime = new_runtime(RuntimeConfig {
         pooling: true,
         pool_size: 4,
         max_memory_bytes: 64 << 20,
-        ..RuntimeConfig::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+        ..runtime_config()
+    });
     let key = test_key("pool");
     let emu = emulator(&key).await;
-    let client = Client::new(&runtime, config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
+    let client = ok(Client::new(&runtime, config(&emu, Some(&key))));
     // More calls than slots, one after another: slots are reused.
     for _ in 0..6 {
-        client
-            .model_search(&search())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        ok(client.model_search(&search()).await);
     }
     emu.stop().await;
 }
@@ -330,18 +271,14 @@ async fn pooling_allocator_runs_calls() {
 async fn key_in_guest_lets_the_component_send_it() {
     let key = test_key("guest");
     let emu = emulator(&key).await;
-    let client = Client::new(
+    let client = ok(Client::new(
         &runtime(),
         ClientConfig {
             key_in_guest: true,
             ..config(&emu, Some(&key))
         },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    client
-        .model_search(&search())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    ));
+    ok(client.model_search(&search()).await);
     let log = emu.request_log();
     assert!(
         log.iter()
@@ -358,28 +295,22 @@ async fn the_component_memory_never_holds_the_injected_key() {
     let emu = emulator(&key).await;
     let run = |key_in_guest: bool| {
         let probe = runware_host::probe::MemoryProbe::new([key.as_bytes().to_vec()]);
-        let runtime = Runtime::new(RuntimeConfig {
-            cache_dir: Some(shared_cache_dir()),
+        let runtime = new_runtime(RuntimeConfig {
             memory_probe: Some(probe.clone()),
-            ..RuntimeConfig::default()
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-        let client = Client::new(
+            ..runtime_config()
+        });
+        let client = ok(Client::new(
             &runtime,
             ClientConfig {
                 key_in_guest,
                 ..config(&emu, Some(&key))
             },
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        ));
         (probe, client)
     };
     // Default: the host injects the key; the component's memory never sees it.
     let (probe, client) = run(false);
-    client
-        .model_search(&search())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    ok(client.model_search(&search()).await);
     let report = probe.report();
     assert!(
         report.memories_scanned > 0 && report.bytes_scanned > 0,
@@ -391,10 +322,7 @@ async fn the_component_memory_never_holds_the_injected_key() {
     );
     // Control: handing the key to the component puts it in its memory, so the scan works.
     let (probe, client) = run(true);
-    client
-        .model_search(&search())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    ok(client.model_search(&search()).await);
     assert!(probe.report().hits > 0, "{:?}", probe.report());
     emu.stop().await;
 }
@@ -402,28 +330,20 @@ async fn the_component_memory_never_holds_the_injected_key() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_execution_limit_interrupts_the_component() {
     let key = test_key("epoch");
-    let emu = Emulator::builder()
-        .api_key(&key)
-        .latency(Duration::from_millis(600))
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let client = Client::new(
+    let emu = start(emulator_builder(&key).latency(Duration::from_millis(600))).await;
+    let client = ok(Client::new(
         &runtime(),
         ClientConfig {
             execution_limit: Some(Duration::from_millis(100)),
             ..config(&emu, Some(&key))
         },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    ));
     let started = std::time::Instant::now();
     let err = client.model_search(&search()).await.err();
     eprintln!("execution limit: {err:?}");
-    match &err {
-        Some(Error::Trap(message)) => {
-            assert!(message.contains("execution limit exceeded"), "{message}")
-        }
-        other => panic!("expected the execution limit to stop the call, got {other:?}"),
+    match err.as_ref().and_then(trap_message) {
+        Some(message) => assert!(message.contains("execution limit exceeded"), "{message}"),
+        None => panic!("expected the execution limit to stop the call, got {err:?}"),
     }
     // It stopped once the response arrived and the component ran again, not at the deadline.
     assert!(started.elapsed() < Duration::from_secs(30));
@@ -433,21 +353,18 @@ async fn the_execution_limit_interrupts_the_component() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_first_byte_timeout_from_the_options_trips() {
     let key = test_key("firstbyte");
-    let emu = Emulator::builder()
-        .api_key(&key)
-        .latency(Duration::from_millis(3000))
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let client = Client::new(
+    let emu = start(emulator_builder(&key).latency(Duration::from_millis(3000))).await;
+    let client = ok(Client::new(
         &runtime(),
         ClientConfig {
-            first_byte_timeout: Some(Duration::from_millis(300)),
-            max_retries: Some(0),
+            options: ClientOptions {
+                first_byte_timeout_ms: Some(300),
+                max_retries: Some(0),
+                ..options(&emu)
+            },
             ..config(&emu, Some(&key))
         },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    ));
     let err = client.model_search(&search()).await.err();
     eprintln!("first byte: {err:?}");
     assert!(
@@ -464,21 +381,23 @@ async fn the_first_byte_timeout_from_the_options_trips() {
 async fn warm_up_instantiates_without_sending() {
     let key = test_key("warm");
     let emu = emulator(&key).await;
-    let client =
-        Client::new(&runtime(), config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
-    client.warm_up().await.unwrap_or_else(|e| panic!("{e}"));
+    let client = ok(Client::new(&runtime(), config(&emu, Some(&key))));
+    ok(client.warm_up().await);
     assert!(emu.request_log().is_empty());
     // A configuration the host refuses never reaches the component.
     let bad = Client::new(
         &runtime(),
         ClientConfig {
-            base_url: Some("ftp://example.invalid/v1".into()),
+            options: ClientOptions {
+                base_url: Some("ftp://example.invalid/v1".into()),
+                ..ClientOptions::default()
+            },
             ..ClientConfig::default()
         },
     );
-    match bad {
-        Err(Error::Host(message)) => assert!(message.contains("base_url"), "{message}"),
-        other => panic!("expected a host error naming base_url, got {other:?}"),
+    match bad.as_ref().err().and_then(host_message) {
+        Some(message) => assert!(message.contains("base_url"), "{message}"),
+        None => panic!("expected a host error naming base_url, got {bad:?}"),
     }
     emu.stop().await;
 }
@@ -486,23 +405,23 @@ async fn warm_up_instantiates_without_sending() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_between_bytes_timeout_from_the_options_trips_on_a_stalled_body() {
     let key = test_key("stall");
-    let emu = Emulator::builder()
-        .api_key(&key)
-        .fault(runware_emulator::FaultRule::new(
+    let emu = start(
+        emulator_builder(&key).fault(runware_emulator::FaultRule::new(
             runware_emulator::Fault::StalledBody,
-        ))
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let client = Client::new(
+        )),
+    )
+    .await;
+    let client = ok(Client::new(
         &runtime(),
         ClientConfig {
-            between_bytes_timeout: Some(Duration::from_millis(300)),
-            max_retries: Some(0),
+            options: ClientOptions {
+                between_bytes_timeout_ms: Some(300),
+                max_retries: Some(0),
+                ..options(&emu)
+            },
             ..config(&emu, Some(&key))
         },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    ));
     let err = client.model_search(&search()).await.err();
     eprintln!("stalled body: {err:?}");
     assert!(
@@ -521,13 +440,9 @@ async fn the_between_bytes_timeout_from_the_options_trips_on_a_stalled_body() {
 async fn calls_of_one_client_reuse_a_keep_alive_connection() {
     let key = test_key("keepalive");
     let emu = emulator(&key).await;
-    let client =
-        Client::new(&runtime(), config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
+    let client = ok(Client::new(&runtime(), config(&emu, Some(&key))));
     for i in 0..6 {
-        client
-            .model_search(&search())
-            .await
-            .unwrap_or_else(|e| panic!("call {i}: {e}"));
+        ok_with(client.model_search(&search()).await, format!("call {i}"));
     }
     assert_eq!(emu.request_log().len(), 6);
     assert_eq!(emu.connections(), 1, "six calls, one connection");
@@ -539,19 +454,15 @@ async fn calls_of_one_client_reuse_a_keep_alive_connection() {
 async fn keep_alive_can_be_turned_off() {
     let key = test_key("nokeepalive");
     let emu = emulator(&key).await;
-    let client = Client::new(
+    let client = ok(Client::new(
         &runtime(),
         ClientConfig {
             max_idle_connections: Some(0),
             ..config(&emu, Some(&key))
         },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    ));
     for i in 0..3 {
-        client
-            .model_search(&search())
-            .await
-            .unwrap_or_else(|e| panic!("call {i}: {e}"));
+        ok_with(client.model_search(&search()).await, format!("call {i}"));
     }
     assert_eq!(emu.connections(), 3);
     emu.stop().await;
@@ -563,26 +474,24 @@ async fn keep_alive_can_be_turned_off() {
 async fn a_dropped_pooled_connection_is_replaced() {
     let key = test_key("dropped");
     let emu = emulator(&key).await;
-    let client =
-        Client::new(&runtime(), config(&emu, Some(&key))).unwrap_or_else(|e| panic!("{e}"));
-    client
-        .model_search(&search())
-        .await
-        .unwrap_or_else(|e| panic!("first call: {e}"));
+    let client = ok(Client::new(&runtime(), config(&emu, Some(&key))));
+    ok_with(client.model_search(&search()).await, "first call");
     assert_eq!(emu.connections(), 1);
     emu.add_fault(
         runware_emulator::FaultRule::new(runware_emulator::Fault::ResetAfterAccept)
             .first_requests(1),
     );
-    let image = client
-        .text_to_image(&runware_host::ImageRequest {
-            positive_prompt: "a lighthouse at dusk".into(),
-            width: Some(512),
-            height: Some(512),
-            ..runware_host::ImageRequest::default()
-        })
-        .await
-        .unwrap_or_else(|e| panic!("the retry on a new connection must succeed: {e}"));
+    let image = ok_with(
+        client
+            .text_to_image(&runware_host::ImageRequest {
+                positive_prompt: "a lighthouse at dusk".into(),
+                width: Some(512),
+                height: Some(512),
+                ..runware_host::ImageRequest::default()
+            })
+            .await,
+        "the retry on a new connection must succeed",
+    );
     assert_eq!(image.images.len(), 1);
     assert_eq!(
         emu.connections(),
@@ -615,22 +524,24 @@ async fn reused_instances_are_re_armed_and_dropped_after_a_failure() {
     // Each call takes 400 ms at the emulator: three calls take longer than one execution
     // limit, so the third traps unless each call re-arms the limit.
     emu.set_latency(Duration::from_millis(400));
-    let client = Client::new(
+    let client = ok(Client::new(
         &runtime(),
         ClientConfig {
             max_idle_instances: 1,
             execution_limit: Some(Duration::from_secs(1)),
-            deadline: Some(Duration::from_millis(900)),
+            options: ClientOptions {
+                deadline_ms: Some(900),
+                ..options(&emu)
+            },
             ..config(&emu, Some(&key))
         },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    ));
     assert_eq!(client.idle_instance_count(), 0);
     for i in 0..3 {
-        client
-            .model_search(&search())
-            .await
-            .unwrap_or_else(|e| panic!("call {i} on the reused instance: {e}"));
+        ok_with(
+            client.model_search(&search()).await,
+            format!("call {i} on the reused instance"),
+        );
         assert_eq!(client.idle_instance_count(), 1, "after call {i}");
     }
     emu.set_latency(Duration::ZERO);
@@ -652,10 +563,10 @@ async fn reused_instances_are_re_armed_and_dropped_after_a_failure() {
         0,
         "a failed call's instance is dropped"
     );
-    client
-        .model_search(&search())
-        .await
-        .unwrap_or_else(|e| panic!("a fresh instance after the failure: {e}"));
+    ok_with(
+        client.model_search(&search()).await,
+        "a fresh instance after the failure",
+    );
     assert_eq!(client.idle_instance_count(), 1);
     emu.stop().await;
 }

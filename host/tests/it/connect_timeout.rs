@@ -1,4 +1,4 @@
-//! The client's connect timeout (`ClientConfig::connect_timeout`, handed to wasi-http by the
+//! The client's connect timeout (`ClientOptions::connect_timeout_ms`, handed to wasi-http by the
 //! host's hooks) trips against a loopback destination whose connects hang, and the call ends
 //! in a typed transport error: not a hang until the deadline, and not a trap.
 //!
@@ -8,23 +8,17 @@
 //! refused: the client keeps retransmitting its SYN until its own timeout.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use runware_host::{
-    ApiKey, Client, ClientConfig, Error, ErrorKind, ModelSearchRequest, Runtime, RuntimeConfig,
-};
+use runware_host::{ApiKey, Client, ClientConfig, ClientOptions, Error, ErrorKind, millis};
+
+use crate::common::{ok, runtime, search, test_key, trap_message};
 
 /// The most filler connections opened (std's listener backlog is 128; Linux queues one more).
 const MAX_FILLERS: usize = 300;
 /// A loopback connect that completes does so in microseconds; one still pending after this
 /// long had its SYN dropped, so the accept queue is full.
 const STALL: Duration = Duration::from_secs(1);
-
-/// The compiled-code cache shared with the other host tests (so only the first run compiles).
-fn shared_cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runware-host-tests-cache")
-}
 
 /// A listener that never accepts, and the connections that fill its accept queue. Both must
 /// live as long as the blackhole is needed.
@@ -69,35 +63,31 @@ impl Blackhole {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_connect_timeout_from_the_options_trips_on_a_blackhole() {
     let blackhole = Blackhole::new();
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(shared_cache_dir()),
-        ..RuntimeConfig::default()
-    })
-    .unwrap_or_else(|e| panic!("the runtime must load: {e}"));
     let deadline = Duration::from_secs(20);
-    let client = Client::new(
-        &runtime,
+    let client = ok(Client::new(
+        &runtime(),
         ClientConfig {
-            api_key: Some(ApiKey::new(format!("test-connect-{}", std::process::id()))),
-            base_url: Some(format!("http://{}/v1", blackhole.addr())),
-            max_retries: Some(0),
-            deadline: Some(deadline),
-            connect_timeout: Some(Duration::from_millis(300)),
+            api_key: Some(ApiKey::new(test_key("connect"))),
+            options: ClientOptions {
+                base_url: Some(format!("http://{}/v1", blackhole.addr())),
+                max_retries: Some(0),
+                deadline_ms: Some(millis(deadline)),
+                connect_timeout_ms: Some(300),
+                ..ClientOptions::default()
+            },
             ..ClientConfig::default()
         },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let request = ModelSearchRequest {
-        search: Some("flux".into()),
-        limit: Some(2),
-        ..ModelSearchRequest::default()
-    };
+    ));
+    let request = search();
 
     let started = Instant::now();
     let result = client.model_search(&request).await;
     let elapsed = started.elapsed();
     eprintln!("connect timeout after {elapsed:?}: {result:?}");
 
+    if let Some(message) = result.as_ref().err().and_then(trap_message) {
+        panic!("the connect timeout trapped: {message}");
+    }
     match &result {
         Err(Error::Api { kind, detail }) => {
             assert_eq!(*kind, ErrorKind::Transport, "{detail:?}");
@@ -116,7 +106,6 @@ async fn the_connect_timeout_from_the_options_trips_on_a_blackhole() {
                 "a connect timeout is retryable: {detail:?}"
             );
         }
-        Err(Error::Trap(message)) => panic!("the connect timeout trapped: {message}"),
         other => panic!("expected a typed transport error, got {other:?}"),
     }
     // No hang: the call ended well before its deadline, and before the host's default 10 s

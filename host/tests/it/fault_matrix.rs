@@ -10,15 +10,16 @@
 //! R held`).
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use runware_emulator::{Emulator, EmulatorHandle, Fault, FaultRule, ImageMode};
+use runware_emulator::{EmulatorHandle, Fault, FaultRule, ImageMode};
 use runware_host::{
-    ApiKey, Client, ClientConfig, Delivery, Error, ErrorKind, ImageRequest, Runtime, RuntimeConfig,
-    TaskStatus,
+    Client, ClientConfig, ClientOptions, Delivery, Error, ErrorKind, ImageRequest, TaskStatus,
+    millis,
 };
+
+use crate::common::{describe, emulator_builder, runtime, test_key, trap_message};
 
 /// The client's total deadline in every row.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -30,22 +31,6 @@ const MAX_RETRIES: u32 = 2;
 const MAX_RESPONSE: u32 = 256 << 10;
 /// Rows running at once.
 const PARALLEL_ROWS: usize = 6;
-
-/// One runtime for the whole test binary, with its compiled-code cache under the target dir.
-fn runtime() -> Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            Runtime::new(RuntimeConfig {
-                cache_dir: Some(
-                    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runware-host-tests-cache"),
-                ),
-                ..RuntimeConfig::default()
-            })
-            .unwrap_or_else(|e| panic!("the runtime must load: {e}"))
-        })
-        .clone()
-}
 
 /// Which requests a row's fault hits.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -297,19 +282,22 @@ fn rows() -> Vec<Row> {
 /// The row with a second fault.
 const THEN_502: &str = "task error, then http 502 on the resend";
 
+/// The shared emulator configuration with the matrix's retries, deadline, timeouts, polling
+/// and response cap.
 fn config(emu: &EmulatorHandle, key: &str) -> ClientConfig {
     ClientConfig {
-        api_key: Some(ApiKey::new(key)),
-        base_url: Some(emu.base_url()),
-        max_retries: Some(MAX_RETRIES),
-        deadline: Some(DEADLINE),
-        connect_timeout: Some(Duration::from_secs(5)),
-        first_byte_timeout: Some(Duration::from_secs(3)),
-        between_bytes_timeout: Some(Duration::from_secs(1)),
-        poll_interval: Some(Duration::from_millis(50)),
-        poll_deadline: Some(Duration::from_secs(15)),
-        max_response_bytes: Some(MAX_RESPONSE),
-        ..ClientConfig::default()
+        options: ClientOptions {
+            max_retries: Some(MAX_RETRIES),
+            deadline_ms: Some(millis(DEADLINE)),
+            connect_timeout_ms: Some(millis(Duration::from_secs(5))),
+            first_byte_timeout_ms: Some(millis(Duration::from_secs(3))),
+            between_bytes_timeout_ms: Some(millis(Duration::from_secs(1))),
+            poll_interval_ms: Some(millis(Duration::from_millis(50))),
+            poll_deadline_ms: Some(millis(Duration::from_secs(15))),
+            max_response_bytes: Some(MAX_RESPONSE),
+            ..crate::common::options(emu)
+        },
+        ..crate::common::config(emu, Some(key))
     }
 }
 
@@ -417,20 +405,29 @@ async fn call(row: &Row, index: usize, client: &Client) -> Got {
 
 /// Runs one row against its own emulator; `Err` says what did not hold.
 async fn run_row(row: Row, index: usize) -> Result<String, String> {
-    let key = format!("test-matrix-{index}-{}", std::process::id());
-    let emu = Emulator::builder()
-        .api_key(&key)
+    let key = test_key(&format!("matrix-{index}"));
+    let emu = emulator_builder(&key)
         .image_mode(ImageMode::Placeholder)
         .start()
         .await
         .map_err(|e| format!("the emulator did not start: {e}"))?;
-    let client = Client::new(&runtime(), config(&emu, &key)).map_err(|e| e.to_string())?;
+    let client = Client::new(&runtime(), config(&emu, &key)).map_err(|e| describe(&e))?;
     let mut before = 0;
     if row.scenario == Scenario::ReusedUuid {
         // The first use of the taskUUID succeeds; the row's call reuses it.
         match call(&row, index, &client).await {
             Got::Ok { .. } => {}
-            _ => return Err("the first use of the taskUUID failed".into()),
+            Got::Err(e) => {
+                return Err(format!(
+                    "the first use of the taskUUID failed: {}",
+                    describe(&e)
+                ));
+            }
+            Got::TaskFailed { code, .. } => {
+                return Err(format!(
+                    "the first use of the taskUUID failed: its task failed with {code}"
+                ));
+            }
         }
         before = emu.request_log().len();
     }
@@ -496,7 +493,9 @@ async fn run_row(row: Row, index: usize) -> Result<String, String> {
         } => format!("task failed with {code} for {task_uuid:?} after {requests} requests"),
         Got::Err(e) => format!("error after {requests} requests: {e}"),
     };
-    if let Got::Err(Error::Trap(t)) = &got {
+    if let Got::Err(e) = &got
+        && let Some(t) = trap_message(e)
+    {
         problems.push(format!("trapped: {t}"));
     }
     match (row.expect, &got) {

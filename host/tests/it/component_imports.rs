@@ -7,6 +7,8 @@
 //! `id, size, payload`; only the top-level import section (id 10) and custom sections (id 0)
 //! matter here, nested modules and components are skipped by size.
 
+use crate::common::component_bytes;
+
 /// Interfaces the component may import: `(package/interface prefix, why)`. A prefix ending in
 /// `/` admits every interface of that package.
 const ALLOWED: &[(&str, &str)] = &[
@@ -29,12 +31,6 @@ const ALLOWED: &[(&str, &str)] = &[
         "the component's own record and variant types",
     ),
 ];
-
-/// The component under test: the one runware-host embeds (its build script builds `guest/`, or
-/// embeds the file named by `RUNWARE_COMPONENT` at build time).
-fn component_bytes() -> &'static [u8] {
-    runware_host::EMBEDDED_COMPONENT
-}
 
 /// What a component imports, by kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
