@@ -1,6 +1,6 @@
 """Drive Runware's official Python SDK (`runware-sdk` 1.8.x) against the emulator.
 
-Run by `emulator/tests/sdk_conformance.rs`, which starts the emulator and passes:
+Run by `emulator/tests/it/sdk_conformance.rs`, which starts the emulator and passes:
 
     RUNWARE_EMULATOR_HTTP        http://127.0.0.1:PORT/v1   (REST endpoint)
     RUNWARE_EMULATOR_WS          ws://127.0.0.1:PORT/v1     (WebSocket endpoint)
