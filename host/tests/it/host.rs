@@ -14,7 +14,7 @@ use runware_host::{
 
 use crate::common::{
     config, emulator, emulator_builder, host_message, new_runtime, ok, ok_with, options, runtime,
-    runtime_config, search, shared_cache_dir, start, test_key, trap_message,
+    runtime_config, search, start, test_key, trap_message,
 };
 
 #[test]
