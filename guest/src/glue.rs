@@ -15,7 +15,7 @@ use crate::error::ClientError;
 use crate::machine::{Action, Call, Event, Machine, Method, Timeouts, TransportKind};
 use crate::options::{Options, USER_AGENT, Url};
 use crate::retry::Entropy;
-use crate::{download, request, results, wit};
+use crate::{download, request, results, tasks, wit};
 
 /// Randomness from `wasi:random`.
 struct WasiEntropy;
@@ -335,6 +335,63 @@ impl GuestClient for Client {
         let tasks = request::normalize_tasks(&tasks_json, &mut || rng.uuid_v4())?;
         let mut call = Call::run(&self.opts, tasks, now_ms());
         Ok(results::run_result(drive(&mut call, self.key())?))
+    }
+
+    fn run(&self, task: wit::Task) -> Result<wit::TaskOutcome, wit::Error> {
+        let uuid = WasiEntropy.uuid_v4();
+        let json = tasks::build_task(&task, &uuid, false)?;
+        let mut call = Call::run(&self.opts, vec![as_object(json)], now_ms());
+        Ok(results::task_outcome(drive(&mut call, self.key())?, true)?)
+    }
+
+    fn submit(&self, task: wit::Task) -> Result<wit::Job, wit::Error> {
+        if tasks::is_sync_only(&task) {
+            let kind = tasks::task_type(&task);
+            return Err(ClientError::invalid(
+                "invalidDeliveryMethod",
+                "deliveryMethod",
+                format!("{kind} runs only synchronously: use run, not submit"),
+            )
+            .into());
+        }
+        let uuid = WasiEntropy.uuid_v4();
+        let json = as_object(tasks::build_task(&task, &uuid, true)?);
+        let expected = request::expected_results(&json);
+        let mut call = Call::submit(&self.opts, vec![json], now_ms());
+        Ok(results::job(drive(&mut call, self.key())?, expected)?)
+    }
+
+    fn prepare(&self, task: wit::Task) -> Result<String, wit::Error> {
+        let uuid = WasiEntropy.uuid_v4();
+        let json = tasks::build_task(&task, &uuid, false)?;
+        Ok(serde_json::Value::Array(vec![json]).to_string())
+    }
+
+    fn poll(&self, job: wit::Job) -> Result<wit::TaskOutcome, wit::Error> {
+        request::check_task_uuid(&job.task_uuid)?;
+        let mut call = Call::get_response(&self.opts, &job.task_uuid, now_ms());
+        Ok(results::task_outcome(drive(&mut call, self.key())?, false)?)
+    }
+
+    fn wait_for(&self, job: wit::Job) -> Result<wit::TaskOutcome, wit::Error> {
+        request::check_task_uuid(&job.task_uuid)?;
+        let expected = job.expected_results.unwrap_or(1);
+        let mut call = Call::wait(&self.opts, &job.task_uuid, expected, now_ms());
+        Ok(results::task_outcome(drive(&mut call, self.key())?, true)?)
+    }
+
+    fn account(&self) -> Result<wit::Account, wit::Error> {
+        let uuid = WasiEntropy.uuid_v4();
+        let task = tasks::account_task(&uuid);
+        let mut call = Call::run(&self.opts, vec![as_object(task)], now_ms());
+        Ok(results::account(drive(&mut call, self.key())?)?)
+    }
+
+    fn task_details(&self, task_uuid: String) -> Result<String, wit::Error> {
+        request::check_task_uuid(&task_uuid)?;
+        let task = tasks::task_details_task(&task_uuid);
+        let mut call = Call::run(&self.opts, vec![as_object(task)], now_ms());
+        Ok(results::task_details(drive(&mut call, self.key())?)?)
     }
 
     fn download(&self, url: String) -> Result<Vec<u8>, wit::Error> {

@@ -26,6 +26,9 @@ pub struct Options {
     pub max_retries: u32,
     /// Total deadline of a call, ms.
     pub deadline_ms: u64,
+    /// Whether the caller set `deadline-ms`: when not, a call that polls gets the poll deadline
+    /// plus `deadline_ms`, so the default suits video.
+    pub deadline_set: bool,
     /// Connect timeout, ms.
     pub connect_timeout_ms: u64,
     /// First-byte timeout, ms.
@@ -64,6 +67,7 @@ impl Default for Options {
             base_url: DEFAULT_BASE_URL.to_string(),
             max_retries: DEFAULT_MAX_RETRIES,
             deadline_ms: u64::from(DEFAULT_DEADLINE_MS),
+            deadline_set: false,
             connect_timeout_ms: u64::from(DEFAULT_CONNECT_TIMEOUT_MS),
             first_byte_timeout_ms: u64::from(DEFAULT_FIRST_BYTE_TIMEOUT_MS),
             between_bytes_timeout_ms: u64::from(DEFAULT_BETWEEN_BYTES_TIMEOUT_MS),
@@ -114,6 +118,7 @@ impl Options {
             base_url,
             max_retries: raw.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
             deadline_ms: positive(raw.deadline_ms, DEFAULT_DEADLINE_MS, "deadline-ms")?,
+            deadline_set: raw.deadline_ms.is_some(),
             connect_timeout_ms: positive(
                 raw.connect_timeout_ms,
                 DEFAULT_CONNECT_TIMEOUT_MS,

@@ -5,7 +5,9 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ClientError;
 
-pub use crate::wit::{Delivery, ImageRequest, Lora, ModelSearchRequest, OutputFormat, OutputType};
+pub use crate::wit::{
+    CommonOptions, Delivery, ImageRequest, Lora, ModelSearchRequest, OutputFormat, OutputType,
+};
 use runware_spec::{Bounds, LORA_WEIGHT, PROMPT_CHARS, SIZE, SIZE_STEP};
 pub use runware_spec::{DEFAULT_MODEL, DEFAULT_SIZE};
 
@@ -61,7 +63,7 @@ pub fn f32_shortest(v: f32) -> f64 {
 }
 
 /// A float as JSON (see [`f32_shortest`]).
-fn f32_json(v: f32) -> Value {
+pub(crate) fn f32_json(v: f32) -> Value {
     serde_json::Number::from_f64(f32_shortest(v)).map_or(Value::Null, Value::Number)
 }
 
@@ -81,7 +83,7 @@ fn f32_text(v: f32) -> String {
     }
 }
 
-fn check_prompt(text: &str, field: &str, code: &str) -> Result<(), ClientError> {
+pub(crate) fn check_prompt(text: &str, field: &str, code: &str) -> Result<(), ClientError> {
     let n = text.chars().count();
     let Bounds { min, max } = PROMPT_CHARS;
     if (min..=max).contains(&n) {
@@ -95,7 +97,7 @@ fn check_prompt(text: &str, field: &str, code: &str) -> Result<(), ClientError> 
     }
 }
 
-fn check_range_u<T: Into<u64> + Copy + std::fmt::Display>(
+pub(crate) fn check_range_u<T: Into<u64> + Copy + std::fmt::Display>(
     value: Option<T>,
     field: &str,
     code: &str,
@@ -111,7 +113,7 @@ fn check_range_u<T: Into<u64> + Copy + std::fmt::Display>(
     }
 }
 
-fn check_range_f(
+pub(crate) fn check_range_f(
     value: Option<f32>,
     field: &str,
     code: &str,
@@ -145,7 +147,11 @@ fn check_size(value: u32, field: &str, code: &str) -> Result<(), ClientError> {
     }
 }
 
-fn check_nonempty(value: Option<&String>, field: &str, code: &str) -> Result<(), ClientError> {
+pub(crate) fn check_nonempty(
+    value: Option<&String>,
+    field: &str,
+    code: &str,
+) -> Result<(), ClientError> {
     match value {
         Some(v) if v.trim().is_empty() => Err(ClientError::invalid(
             code,
@@ -289,36 +295,19 @@ pub fn build_image_task(request: &ImageRequest, task_uuid: &str) -> Result<Value
         task.insert("scheduler".into(), json!(v));
     }
     if let Some(v) = request.output_type {
-        let s = match v {
-            OutputType::Url => "URL",
-            OutputType::DataUri => "dataURI",
-            OutputType::Base64Data => "base64Data",
-        };
-        task.insert("outputType".into(), json!(s));
+        task.insert("outputType".into(), json!(output_type_name(v)));
     }
     if let Some(v) = request.output_format {
-        let s = match v {
-            OutputFormat::Jpg => "JPG",
-            OutputFormat::Png => "PNG",
-            OutputFormat::Webp => "WEBP",
-        };
-        task.insert("outputFormat".into(), json!(s));
+        task.insert("outputFormat".into(), json!(output_format_name(v)));
     }
     if let Some(v) = request.output_quality {
         task.insert("outputQuality".into(), json!(v));
-    }
-    if let Some(v) = request.include_cost {
-        task.insert("includeCost".into(), json!(v));
     }
     if let Some(v) = request.safety_check {
         task.insert("safety".into(), json!({ "checkContent": v }));
     }
     if let Some(v) = request.delivery {
-        let s = match v {
-            Delivery::Sync => "sync",
-            Delivery::Async => "async",
-        };
-        task.insert("deliveryMethod".into(), json!(s));
+        task.insert("deliveryMethod".into(), json!(delivery_name(v)));
     }
     if !request.loras.is_empty() {
         let loras: Vec<Value> = request
@@ -347,14 +336,73 @@ pub fn build_image_task(request: &ImageRequest, task_uuid: &str) -> Result<Value
     if let Some(v) = request.clip_skip {
         task.insert("clipSkip".into(), json!(v));
     }
+    insert_common(&mut task, &request.common)?;
     if let Some(extra) = &request.extra_json {
         merge_extra(&mut task, extra)?;
     }
     Ok(Value::Object(task))
 }
 
+/// The wire name of an output type.
+pub(crate) fn output_type_name(v: OutputType) -> &'static str {
+    match v {
+        OutputType::Url => "URL",
+        OutputType::DataUri => "dataURI",
+        OutputType::Base64Data => "base64Data",
+    }
+}
+
+/// The wire name of an image format.
+pub(crate) fn output_format_name(v: OutputFormat) -> &'static str {
+    match v {
+        OutputFormat::Jpg => "JPG",
+        OutputFormat::Png => "PNG",
+        OutputFormat::Webp => "WEBP",
+    }
+}
+
+/// The wire name of a delivery method.
+pub(crate) fn delivery_name(v: Delivery) -> &'static str {
+    match v {
+        Delivery::Sync => "sync",
+        Delivery::Async => "async",
+    }
+}
+
+/// Checks and adds the parameters every task can carry (`includeCost`, `webhookURL`, `ttl`,
+/// `uploadEndpoint`). The URLs must be http or https: a typo is caught before anything is paid.
+pub(crate) fn insert_common(
+    task: &mut Map<String, Value>,
+    common: &CommonOptions,
+) -> Result<(), ClientError> {
+    if let Some(v) = common.include_cost {
+        task.insert("includeCost".into(), json!(v));
+    }
+    for (field, value) in [
+        ("webhookURL", &common.webhook_url),
+        ("uploadEndpoint", &common.upload_endpoint),
+    ] {
+        if let Some(url) = value {
+            let lower = url.trim().to_ascii_lowercase();
+            if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+                return Err(ClientError::invalid(
+                    "invalidUrl",
+                    field,
+                    format!("{field} is {url:?}; it must be an http or https URL"),
+                ));
+            }
+            task.insert(field.into(), json!(url));
+        }
+    }
+    check_range_u(common.ttl, "ttl", "invalidTtl", runware_spec::TTL_SECONDS)?;
+    if let Some(v) = common.ttl {
+        task.insert("ttl".into(), json!(v));
+    }
+    Ok(())
+}
+
 /// Merges the `extra-json` object into `task`; its fields override the typed ones.
-fn merge_extra(task: &mut Map<String, Value>, extra: &str) -> Result<(), ClientError> {
+pub(crate) fn merge_extra(task: &mut Map<String, Value>, extra: &str) -> Result<(), ClientError> {
     let parsed: Value = serde_json::from_str(extra).map_err(|e| {
         ClientError::invalid(
             "invalidExtraJson",

@@ -7,7 +7,9 @@ use crate::error::{ClientError, ErrorKind};
 use crate::machine::{RunOutcome, TaskStatus};
 use crate::parse::str_field;
 
-pub use crate::wit::{Image, ImageResult, Model, ModelSearchResult};
+pub use crate::wit::{
+    Account, Image, ImageResult, Job, Model, ModelSearchResult, Output, OutputKind, TaskOutcome,
+};
 
 /// A number that may arrive as a JSON number or as a numeric string.
 fn lenient_u64(v: Option<&Value>) -> Option<u64> {
@@ -133,6 +135,7 @@ pub fn image_result(outcome: RunOutcome) -> Result<ImageResult, ClientError> {
         .collect();
     Ok(ImageResult {
         task_uuid: task.task_uuid.clone(),
+        cost: cost_sum(&task.data),
         images,
         response_json: outcome.response_json.clone(),
     })
@@ -183,4 +186,133 @@ pub fn run_result(outcome: RunOutcome) -> crate::wit::RunResult {
         tasks,
         response_json: outcome.response_json,
     }
+}
+
+/// The sum of the items' `cost`, when any reported one.
+pub fn cost_sum<'a>(items: impl IntoIterator<Item = &'a Map<String, Value>>) -> Option<f64> {
+    items
+        .into_iter()
+        .filter_map(|item| lenient_f64(item.get("cost")))
+        .fold(None, |sum, c| Some(sum.unwrap_or(0.0) + c))
+}
+
+/// Reads one output from a data item: its kind from the task type, else from its fields.
+pub fn output_from_item(item: &Map<String, Value>, task_uuid: &str, task_type: &str) -> Output {
+    let s = |k: &str| str_field(item, k).map(str::to_string);
+    // The field prefix of each kind, in the order they are looked for.
+    let prefixes = [
+        ("video", OutputKind::Video),
+        ("audio", OutputKind::Audio),
+        ("image", OutputKind::Image),
+        ("guideImage", OutputKind::Image),
+        ("maskImage", OutputKind::Image),
+        ("media", OutputKind::Other),
+    ];
+    let found = prefixes.iter().find(|(p, _)| {
+        item.contains_key(&format!("{p}UUID")) || item.contains_key(&format!("{p}URL"))
+    });
+    let text = s("text");
+    let (prefix, kind) = match found {
+        Some((p, k)) => (Some(*p), *k),
+        None if text.is_some() => (None, OutputKind::Text),
+        None => (None, OutputKind::Other),
+    };
+    let field = |suffix: &str| prefix.and_then(|p| s(&format!("{p}{suffix}")));
+    Output {
+        task_uuid: s("taskUUID").unwrap_or_else(|| task_uuid.to_string()),
+        task_type: s("taskType").unwrap_or_else(|| task_type.to_string()),
+        kind,
+        uuid: field("UUID"),
+        url: field("URL"),
+        data_uri: field("DataURI"),
+        base64_data: field("Base64Data"),
+        text,
+        seed: lenient_u64(item.get("seed")),
+        cost: lenient_f64(item.get("cost")),
+        json: Value::Object(item.clone()).to_string(),
+    }
+}
+
+/// `run`, `poll` and `wait-for`: the one task's outcome with its outputs, progress and cost.
+/// A `run` that failed or ran out of time is an error carrying what arrived; a `poll` reports
+/// any state.
+pub fn task_outcome(outcome: RunOutcome, must_finish: bool) -> Result<TaskOutcome, ClientError> {
+    if must_finish && let Some(e) = single_task_error(&outcome) {
+        return Err(e);
+    }
+    let RunOutcome {
+        tasks,
+        response_json,
+        attempts,
+    } = outcome;
+    let Some(task) = tasks.into_iter().next() else {
+        let mut e = ClientError::new(ErrorKind::Other, "missingResult", "the call had no task");
+        e.detail.attempts = attempts;
+        return Err(e);
+    };
+    let outputs = task
+        .data
+        .iter()
+        .map(|item| output_from_item(item, &task.task_uuid, &task.task_type))
+        .collect();
+    Ok(TaskOutcome {
+        cost: cost_sum(&task.data),
+        task_uuid: task.task_uuid,
+        task_type: task.task_type,
+        status: task.status,
+        progress: task.progress,
+        outputs,
+        error: task.error.map(|e| *e.detail),
+        response_json,
+    })
+}
+
+/// `submit`: the job to store, once Runware acknowledged the task (or already failed it).
+pub fn job(outcome: RunOutcome, expected_results: u32) -> Result<Job, ClientError> {
+    let task = outcome.tasks.first().ok_or_else(|| no_task(&outcome))?;
+    if let Some(e) = &task.error {
+        return Err(e.clone());
+    }
+    Ok(Job {
+        task_uuid: task.task_uuid.clone(),
+        task_type: Some(task.task_type.clone()),
+        expected_results: Some(expected_results),
+    })
+}
+
+/// `account`: the balance and currency of the `getDetails` item.
+pub fn account(outcome: RunOutcome) -> Result<Account, ClientError> {
+    if let Some(e) = single_task_error(&outcome) {
+        return Err(e);
+    }
+    let task = outcome.tasks.first().ok_or_else(|| no_task(&outcome))?;
+    let empty = Map::new();
+    let item = task.data.first().unwrap_or(&empty);
+    let balance = item.get("balance");
+    // `balance` is an object `{amount, currency}` in the current schema, a number in older ones.
+    let (amount, currency) = match balance {
+        Some(Value::Object(b)) => (
+            lenient_f64(b.get("amount")),
+            str_field(b, "currency").map(str::to_string),
+        ),
+        other => (lenient_f64(other), None),
+    };
+    Ok(Account {
+        organization_name: str_field(item, "organizationName").map(str::to_string),
+        balance: amount,
+        currency: currency.or_else(|| str_field(item, "currency").map(str::to_string)),
+        json: Value::Object(item.clone()).to_string(),
+    })
+}
+
+/// `task-details`: the item, as JSON text.
+pub fn task_details(outcome: RunOutcome) -> Result<String, ClientError> {
+    if let Some(e) = single_task_error(&outcome) {
+        return Err(e);
+    }
+    let task = outcome.tasks.first().ok_or_else(|| no_task(&outcome))?;
+    Ok(task.data.first().map_or_else(
+        || "{}".to_string(),
+        |item| Value::Object(item.clone()).to_string(),
+    ))
 }

@@ -78,13 +78,90 @@ pub const SEARCH_LIMIT: Bounds<u64> = Bounds { min: 1, max: 100 };
 /// The `limit` Runware applies when the request sends none (the component sends none).
 pub const SEARCH_DEFAULT_LIMIT: u32 = 20;
 
+// ---- video (`videoInference`) --------------------------------------------------------------
+
+/// The model a video request sends when it names none (in Runware's curated catalogue).
+pub const DEFAULT_VIDEO_MODEL: &str = "klingai:kling-video@2.6-standard";
+/// A video's `duration`, in seconds.
+pub const VIDEO_DURATION: Bounds<f32> = Bounds {
+    min: 1.0,
+    max: 60.0,
+};
+/// A video's width and height, in pixels (and even).
+pub const VIDEO_SIZE: Bounds<u64> = Bounds {
+    min: 128,
+    max: 4096,
+};
+/// A video's `fps`.
+pub const VIDEO_FPS: Bounds<u64> = Bounds { min: 1, max: 60 };
+/// A video request's `numberResults`.
+pub const VIDEO_NUMBER_RESULTS: Bounds<u64> = Bounds { min: 1, max: 4 };
+
+// ---- audio (`audioInference`) --------------------------------------------------------------
+
+/// The model an audio request with a prompt sends when it names none.
+pub const DEFAULT_AUDIO_MODEL: &str = "minimax:music@2.6";
+/// The model an audio request with speech sends when it names none.
+pub const DEFAULT_SPEECH_MODEL: &str = "minimax:speech@2.8";
+/// An audio's `duration`, in seconds.
+pub const AUDIO_DURATION: Bounds<f32> = Bounds {
+    min: 10.0,
+    max: 300.0,
+};
+/// Length of `speech.text`, in characters.
+pub const SPEECH_CHARS: Bounds<usize> = Bounds { min: 1, max: 3000 };
+
+// ---- the image and video tools (`upscale`, `removeBackground`, `caption`) ------------------
+
+/// The upscale model for an image input.
+pub const DEFAULT_UPSCALE_MODEL: &str = "runware:504@1";
+/// The upscale model for a video input.
+pub const DEFAULT_VIDEO_UPSCALE_MODEL: &str = "bytedance:50@1";
+/// The background-removal model for an image input.
+pub const DEFAULT_REMOVE_BACKGROUND_MODEL: &str = "runware:112@5";
+/// The background-removal model for a video input.
+pub const DEFAULT_VIDEO_REMOVE_BACKGROUND_MODEL: &str = "bria:51@1";
+/// The caption model, for images and videos.
+pub const DEFAULT_CAPTION_MODEL: &str = "runware:152@2";
+/// `upscaleFactor`.
+pub const UPSCALE_FACTOR: Bounds<u64> = Bounds { min: 2, max: 4 };
+
+// ---- text (`promptEnhance`, `textInference`) -----------------------------------------------
+
+/// Runware's prompt-enhancer model.
+pub const PROMPT_ENHANCE_MODEL: &str = "runware:llama-3-1-8b@prompt-enhancer";
+/// `promptVersions`.
+pub const PROMPT_VERSIONS: Bounds<u64> = Bounds { min: 1, max: 5 };
+/// The `promptVersions` sent when the request sets none.
+pub const DEFAULT_PROMPT_VERSIONS: u32 = 1;
+/// `promptMaxLength`.
+pub const PROMPT_MAX_LENGTH: Bounds<u64> = Bounds { min: 12, max: 400 };
+/// The `promptMaxLength` sent when the request sets none.
+pub const DEFAULT_PROMPT_MAX_LENGTH: u32 = 380;
+/// The text model a text request sends when it names none.
+pub const DEFAULT_TEXT_MODEL: &str = "openai:gpt@5-mini";
+/// `settings.temperature` of a text request.
+pub const TEMPERATURE: Bounds<f32> = Bounds { min: 0.0, max: 2.0 };
+
+// ---- every task ----------------------------------------------------------------------------
+
+/// `ttl`, seconds an output URL lives.
+pub const TTL_SECONDS: Bounds<u64> = Bounds {
+    min: 60,
+    max: 4_294_967_295,
+};
+/// A local input file at most this large is sent inline as a data URI; a larger one is
+/// uploaded first and sent by its UUID (1 MiB, the WebSocket frame limit Runware's SDKs hit).
+pub const INLINE_INPUT_MAX_BYTES: u64 = 1 << 20;
+
 // ---- client options (`client-options`) -----------------------------------------------------
 
 /// The REST endpoint.
 pub const DEFAULT_BASE_URL: &str = "https://api.runware.ai/v1";
 /// Retries after the first attempt of a request, for retryable failures only.
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
-/// Total time a call may take, retries, backoff and polling included (5 min).
+/// Total time a call may take, retries, backoff and polling included (5 min). A call that polls
+/// and sets no deadline gets the poll deadline plus this.
 pub const DEFAULT_DEADLINE_MS: u32 = 300_000;
 /// Time allowed to open a connection.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u32 = 10_000;
@@ -94,8 +171,8 @@ pub const DEFAULT_FIRST_BYTE_TIMEOUT_MS: u32 = 120_000;
 pub const DEFAULT_BETWEEN_BYTES_TIMEOUT_MS: u32 = 30_000;
 /// First delay between two `getResponse` polls (it grows to about 10 s).
 pub const DEFAULT_POLL_INTERVAL_MS: u32 = 1_000;
-/// Time allowed for polling an async task, bounded by the call's deadline (10 min).
-pub const DEFAULT_POLL_DEADLINE_MS: u32 = 600_000;
+/// Time allowed for polling an async task, bounded by the call's deadline (20 min, for video).
+pub const DEFAULT_POLL_DEADLINE_MS: u32 = 1_200_000;
 /// Largest response body accepted, in bytes (64 MiB).
 pub const DEFAULT_MAX_RESPONSE_BYTES: u32 = 64 << 20;
 
@@ -154,11 +231,54 @@ mod tests {
             format!("Default `{DEFAULT_BASE_URL}`"),
             format!("request, for retryable failures only. Default {DEFAULT_MAX_RETRIES}."),
             format!("polling included. Default {DEFAULT_DEADLINE_MS} "),
+            format!("sets none, the poll deadline plus {DEFAULT_DEADLINE_MS}"),
+            format!("`none` sends `{DEFAULT_VIDEO_MODEL}`"),
+            format!("`none` sends `{DEFAULT_AUDIO_MODEL}`, or `{DEFAULT_SPEECH_MODEL}` for speech"),
+            format!(
+                "`{DEFAULT_UPSCALE_MODEL}` (upscale), `{DEFAULT_REMOVE_BACKGROUND_MODEL}` (background removal) or `{DEFAULT_CAPTION_MODEL}` (caption)"
+            ),
+            format!(
+                "`{DEFAULT_VIDEO_UPSCALE_MODEL}`, `{DEFAULT_VIDEO_REMOVE_BACKGROUND_MODEL}` or `{DEFAULT_CAPTION_MODEL}`"
+            ),
+            format!("`none` sends `{DEFAULT_TEXT_MODEL}`"),
+            format!("always `{PROMPT_ENHANCE_MODEL}`"),
+            format!(
+                "Length in seconds, {} to {}.",
+                VIDEO_DURATION.min, VIDEO_DURATION.max
+            ),
+            format!(
+                "Length in seconds, {} to {}, with",
+                AUDIO_DURATION.min, AUDIO_DURATION.max
+            ),
+            format!("in pixels, {} to {}, even", VIDEO_SIZE.min, VIDEO_SIZE.max),
+            format!("Frames per second, {} to {}", VIDEO_FPS.min, VIDEO_FPS.max),
+            format!(
+                "Videos to generate, {} to {}",
+                VIDEO_NUMBER_RESULTS.min, VIDEO_NUMBER_RESULTS.max
+            ),
+            format!(
+                "What to say, {} to {} characters",
+                SPEECH_CHARS.min, SPEECH_CHARS.max
+            ),
+            format!(
+                "the factor, {} to {}",
+                UPSCALE_FACTOR.min, UPSCALE_FACTOR.max
+            ),
+            format!(
+                "versions to return, {} to {}. `none` sends {DEFAULT_PROMPT_VERSIONS}",
+                PROMPT_VERSIONS.min, PROMPT_VERSIONS.max
+            ),
+            format!(
+                "in characters, {} to {}. `none` sends {DEFAULT_PROMPT_MAX_LENGTH}",
+                PROMPT_MAX_LENGTH.min, PROMPT_MAX_LENGTH.max
+            ),
+            format!("temperature, {} to {}", TEMPERATURE.min, TEMPERATURE.max),
+            format!("(URL outputs only), {} or more", TTL_SECONDS.min),
             format!("open a connection. Default {DEFAULT_CONNECT_TIMEOUT_MS}."),
             format!("first byte of its answer. Default {DEFAULT_FIRST_BYTE_TIMEOUT_MS}."),
             format!("response body. Default {DEFAULT_BETWEEN_BYTES_TIMEOUT_MS}."),
             format!("about 10 s. Default {DEFAULT_POLL_INTERVAL_MS}."),
-            format!("`deadline-ms`. Default {DEFAULT_POLL_DEADLINE_MS}."),
+            format!("`deadline-ms`. Default {DEFAULT_POLL_DEADLINE_MS} "),
             format!("in bytes. Default {DEFAULT_MAX_RESPONSE_BYTES} "),
         ];
         for phrase in &phrases {

@@ -436,7 +436,11 @@ impl Call {
                 RoundKind::Poll => {}
             }
         }
-        if ok_status && once {
+        // One round is the whole call for a single poll; a submission is over once every task
+        // was acknowledged or answered (a task being resent under a new taskUUID is not yet).
+        if ok_status && once
+            || self.mode == Mode::Submit && self.slots.iter().all(|s| s.phase != Phase::Submit)
+        {
             self.done = true;
         }
     }

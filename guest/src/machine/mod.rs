@@ -45,7 +45,7 @@ pub use self::vocabulary::{
 use crate::error::ClientError;
 use crate::options::Options;
 use crate::parse::str_field;
-use crate::request::expected_results;
+use crate::request::{expected_results, is_async};
 use crate::retry::Entropy;
 
 // The state below is shared by every part of the machine (the child modules see these private
@@ -101,6 +101,8 @@ enum Mode {
     PollOnce,
     /// Poll until done; a deadline is a call error.
     Wait,
+    /// Submit the tasks and stop once Runware acknowledged them (async jobs to poll later).
+    Submit,
 }
 
 /// The state machine of one call. See the module docs.
@@ -129,12 +131,20 @@ fn first_line(message: &str) -> String {
 }
 
 impl Call {
-    fn new(opts: &Options, mode: Mode, slots: Vec<Slot>, now_ms: u64) -> Self {
+    /// `polls`: whether the call may poll (async tasks, `wait`). Such a call without a deadline
+    /// of the caller's gets the poll deadline on top of the default one, so a video's wait is
+    /// bounded by the poll deadline, not cut at the default five minutes.
+    fn new(opts: &Options, mode: Mode, slots: Vec<Slot>, polls: bool, now_ms: u64) -> Self {
+        let deadline_ms = if polls && !opts.deadline_set {
+            opts.deadline_ms.saturating_add(opts.poll_deadline_ms)
+        } else {
+            opts.deadline_ms
+        };
         Self {
             opts: opts.clone(),
             mode,
             slots,
-            deadline_at: now_ms.saturating_add(opts.deadline_ms),
+            deadline_at: now_ms.saturating_add(deadline_ms),
             poll_deadline_at: None,
             attempts: 0,
             in_flight: None,
@@ -181,6 +191,18 @@ impl Call {
     /// A call that submits `tasks` (each a task object holding a string `taskUUID` and
     /// `taskType`, as [`crate::request`] builds them) and polls the async ones to completion.
     pub fn run(opts: &Options, tasks: Vec<Map<String, Value>>, now_ms: u64) -> Self {
+        Self::submission(opts, Mode::Run, tasks, now_ms)
+    }
+
+    /// A call that submits `tasks` and ends as soon as Runware acknowledged them (or answered
+    /// them): their taskUUIDs are the jobs to poll later. Retries before the acknowledgement
+    /// are made as in [`Call::run`].
+    pub fn submit(opts: &Options, tasks: Vec<Map<String, Value>>, now_ms: u64) -> Self {
+        Self::submission(opts, Mode::Submit, tasks, now_ms)
+    }
+
+    fn submission(opts: &Options, mode: Mode, tasks: Vec<Map<String, Value>>, now_ms: u64) -> Self {
+        let polls = mode == Mode::Run && tasks.iter().any(is_async);
         let slots = tasks
             .into_iter()
             .map(|t| {
@@ -198,7 +220,7 @@ impl Call {
                 )
             })
             .collect();
-        Self::new(opts, Mode::Run, slots, now_ms)
+        Self::new(opts, mode, slots, polls, now_ms)
     }
 
     /// A call that asks `getResponse` once for `task_uuid` (HTTP-level failures are retried).
@@ -212,7 +234,7 @@ impl Call {
             now_ms,
             opts.poll_interval_ms,
         );
-        Self::new(opts, Mode::PollOnce, vec![slot], now_ms)
+        Self::new(opts, Mode::PollOnce, vec![slot], false, now_ms)
     }
 
     /// A call that polls `getResponse` for `task_uuid` until `expected` results succeeded, the
@@ -227,7 +249,7 @@ impl Call {
             now_ms,
             opts.poll_interval_ms,
         );
-        let mut call = Self::new(opts, Mode::Wait, vec![slot], now_ms);
+        let mut call = Self::new(opts, Mode::Wait, vec![slot], true, now_ms);
         call.poll_deadline_at = Some(now_ms.saturating_add(opts.poll_deadline_ms));
         call
     }

@@ -82,12 +82,26 @@ impl Call {
             } else {
                 slot.task_type.clone()
             };
+            let progress = slot
+                .latest_other
+                .as_ref()
+                .and_then(|item| item.get("progress"))
+                .and_then(progress_value)
+                // A finished task is at 100 %, whatever its last `processing` item said.
+                .map(|p| {
+                    if status == TaskStatus::Success {
+                        100
+                    } else {
+                        p
+                    }
+                });
             tasks.push(TaskOutcome {
                 task_uuid: slot.uuid.clone(),
                 task_type,
                 status,
                 data: slot.results.clone(),
                 error,
+                progress,
             });
         }
         let with_context = |mut e: ClientError| {
@@ -118,4 +132,24 @@ impl Call {
             attempts,
         })
     }
+}
+
+/// A `progress` value as a percentage: a number (or numeric string) clamped to 0..=100.
+fn progress_value(v: &Value) -> Option<u8> {
+    let f = match v {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    if !f.is_finite() {
+        return None;
+    }
+    let clamped = f.clamp(0.0, 100.0).round();
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "clamped to 0..=100 above"
+    )]
+    let p = clamped as u8;
+    Some(p)
 }

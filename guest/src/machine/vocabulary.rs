@@ -135,6 +135,9 @@ pub struct TaskOutcome {
     pub data: Vec<Map<String, Value>>,
     /// Its error when failed.
     pub error: Option<ClientError>,
+    /// Runware's `progress` (0 to 100) in the task's latest `processing` item, when it reported
+    /// one.
+    pub progress: Option<u8>,
 }
 
 /// The outcome of a call (the WIT `run-result`).

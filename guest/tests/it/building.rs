@@ -47,7 +47,6 @@ fn image_task_maps_every_field() {
         output_type: Some(OutputType::Base64Data),
         output_format: Some(OutputFormat::Webp),
         output_quality: Some(90),
-        include_cost: Some(true),
         safety_check: Some(true),
         delivery: Some(runware_guest::request::Delivery::Async),
         loras: vec![Lora {
@@ -58,6 +57,12 @@ fn image_task_maps_every_field() {
         mask_image: Some("data:image/png;base64,AAAA".into()),
         strength: Some(0.8),
         clip_skip: Some(1),
+        common: runware_guest::request::CommonOptions {
+            include_cost: Some(true),
+            webhook_url: Some("http://127.0.0.1:9/hook?token=t".into()),
+            ttl: Some(3600),
+            upload_endpoint: Some("https://storage.example/put".into()),
+        },
         extra_json: Some(r#"{"clipSkip":2,"outputType":["URL"]}"#.into()),
     };
     let t = build_image_task(&r, "u").unwrap();
@@ -69,6 +74,9 @@ fn image_task_maps_every_field() {
     assert_eq!(t["outputFormat"], "WEBP");
     assert_eq!(t["outputQuality"], 90);
     assert_eq!(t["includeCost"], true);
+    assert_eq!(t["webhookURL"], "http://127.0.0.1:9/hook?token=t");
+    assert_eq!(t["ttl"], 3600);
+    assert_eq!(t["uploadEndpoint"], "https://storage.example/put");
     assert_eq!(t["safety"], json!({"checkContent": true}));
     assert_eq!(t["deliveryMethod"], "async");
     assert_eq!(
@@ -618,7 +626,8 @@ fn options_defaults_and_checks() {
     assert_eq!(o.max_retries, 3);
     assert_eq!(o.deadline_ms, 300_000);
     assert_eq!(o.poll_interval_ms, 1000);
-    assert_eq!(o.poll_deadline_ms, 600_000);
+    assert_eq!(o.poll_deadline_ms, 1_200_000);
+    assert!(!o.deadline_set);
     assert_eq!(o.max_response_bytes, 64 * 1024 * 1024);
     let bad = Options::from_raw(RawOptions {
         base_url: Some("ftp://x/v1".into()),

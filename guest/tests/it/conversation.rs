@@ -910,3 +910,180 @@ fn a_task_error_in_a_retryable_status_is_the_task_s_failure() {
     );
     assert_eq!(o.tasks[0].status, TaskStatus::Success);
 }
+
+// ---- jobs: submit, poll with progress, wait with both error shapes, the video deadline ------
+
+fn video_task(uuid: &str, n: u32) -> Map<String, Value> {
+    object(
+        json!({"taskType":"videoInference","taskUUID":uuid,"deliveryMethod":"async",
+                  "model":"klingai:kling-video@2.6-standard","numberResults":n,"includeCost":true}),
+    )
+}
+
+fn video(uuid: &str, i: u32, cost: f64) -> Value {
+    json!({"taskType":"videoInference","taskUUID":uuid,"status":"success",
+           "videoUUID":format!("{uuid}-v{i}"),"videoURL":"https://vm.example.invalid/v.mp4","cost":cost})
+}
+
+#[test]
+fn submit_ends_at_the_acknowledgement_and_resends_the_same_uuid_before_it() {
+    let call = Call::submit(&opts(), vec![video_task("v", 1)], 1000);
+    let run = drive(call, |tasks, n| match n {
+        0 => status(503, ""),
+        _ => ok(json!({"data":[{"taskType":"videoInference","taskUUID":uuid_of(&tasks[0])}]})),
+    });
+    let (o, reqs, _) = outcome(run);
+    assert_eq!(
+        reqs.len(),
+        2,
+        "one retry, then the acknowledgement ends the call"
+    );
+    assert_eq!(uuid_of(&reqs[0].tasks[0]), "v");
+    assert_eq!(
+        uuid_of(&reqs[1].tasks[0]),
+        "v",
+        "an HTTP retry keeps the taskUUID"
+    );
+    assert_eq!(o.tasks[0].status, TaskStatus::Processing);
+    assert_eq!(o.tasks[0].task_uuid, "v");
+    let job = runware_guest::results::job(o, 1).unwrap();
+    assert_eq!(job.task_uuid, "v");
+    assert_eq!(job.task_type.as_deref(), Some("videoInference"));
+    assert_eq!(job.expected_results, Some(1));
+}
+
+#[test]
+fn submit_of_a_task_refused_at_once_is_its_error() {
+    let call = Call::submit(&opts(), vec![video_task("v", 1)], 1000);
+    let run = drive(call, |_, _| {
+        status(
+            400,
+            r#"{"errors":[{"code":"invalidDuration","parameter":"duration","taskUUID":"v","message":"bad","min":1,"max":60}]}"#,
+        )
+    });
+    let (o, reqs, _) = outcome(run);
+    assert_eq!(reqs.len(), 1);
+    let e = runware_guest::results::job(o, 1).unwrap_err();
+    assert_eq!(
+        (
+            e.kind,
+            e.detail.code.as_str(),
+            e.detail.parameter.as_deref()
+        ),
+        (
+            ErrorKind::InvalidRequest,
+            "invalidDuration",
+            Some("duration")
+        )
+    );
+}
+
+#[test]
+fn one_poll_reports_progress_and_the_outputs_so_far() {
+    let call = Call::get_response(&opts(), "v", 1000);
+    let run = drive(call, |_, _| {
+        ok(
+            json!({"data":[{"taskType":"videoInference","taskUUID":"v","status":"processing","progress":42.4}]}),
+        )
+    });
+    let o = runware_guest::results::task_outcome(run.result.unwrap(), false).unwrap();
+    assert_eq!(o.status, TaskStatus::Processing);
+    assert_eq!(o.progress, Some(42));
+    assert!(o.outputs.is_empty());
+    assert_eq!(o.task_type, "videoInference");
+}
+
+#[test]
+fn wait_sums_costs_and_reads_video_outputs() {
+    let call = Call::wait(&opts(), "v", 2, 1000);
+    let run = drive(call, |_, n| match n {
+        0 => ok(
+            json!({"data":[{"taskType":"videoInference","taskUUID":"v","status":"processing","progress":10}]}),
+        ),
+        1 => ok(
+            json!({"data":[video("v",0,1.25), {"taskType":"videoInference","taskUUID":"v","status":"processing","progress":60}]}),
+        ),
+        _ => ok(json!({"data":[video("v",0,1.25), video("v",1,2.5)]})),
+    });
+    let o = runware_guest::results::task_outcome(run.result.unwrap(), true).unwrap();
+    assert_eq!(o.status, TaskStatus::Success);
+    assert_eq!(
+        o.outputs.len(),
+        2,
+        "cumulative answers are not counted twice"
+    );
+    assert_eq!(o.cost, Some(3.75));
+    let first = &o.outputs[0];
+    assert_eq!(first.kind, runware_guest::wit::OutputKind::Video);
+    assert_eq!(first.uuid.as_deref(), Some("v-v0"));
+    assert_eq!(
+        first.url.as_deref(),
+        Some("https://vm.example.invalid/v.mp4")
+    );
+}
+
+#[test]
+fn an_error_item_with_a_nested_error_fails_the_job_and_keeps_its_outputs() {
+    let call = Call::run(&opts(), vec![video_task("v", 2)], 1000);
+    let run = drive(call, |_, n| match n {
+        0 => ok(json!({"data":[{"taskType":"videoInference","taskUUID":"v"}]})),
+        _ => ok(json!({"data":[video("v",0,1.0),
+            {"taskType":"videoInference","taskUUID":"v","status":"error",
+             "error":{"code":"invalidValueUploadFailed","message":"frameImages could not be read","parameter":"frameImages"}}]})),
+    });
+    let (o, _, _) = outcome(run);
+    assert_eq!(o.tasks[0].data.len(), 1, "the output that arrived is kept");
+    let e = runware_guest::results::task_outcome(o, true).unwrap_err();
+    assert_eq!(
+        e.detail.code, "invalidValueUploadFailed",
+        "the provider's code, not a generic one"
+    );
+    assert_eq!(e.detail.parameter.as_deref(), Some("frameImages"));
+    assert_eq!(e.detail.task_uuid.as_deref(), Some("v"));
+    let rj: Value = serde_json::from_str(e.detail.response_json.as_deref().unwrap()).unwrap();
+    assert_eq!(rj["data"][0]["videoUUID"], "v-v0");
+}
+
+#[test]
+fn a_video_without_a_deadline_of_its_own_polls_for_the_poll_deadline() {
+    // Default options: a 5 min call deadline, a 20 min poll deadline. The video must be polled
+    // for the 20 minutes, not cut at 5.
+    let call = Call::run(&Options::default(), vec![video_task("v", 1)], 1000);
+    let run = drive(call, |_, n| match n {
+        0 => ok(json!({"data":[{"taskType":"videoInference","taskUUID":"v"}]})),
+        _ => {
+            ok(json!({"data":[{"taskType":"videoInference","taskUUID":"v","status":"processing"}]}))
+        }
+    });
+    let (o, reqs, sleeps) = outcome(run);
+    let last = reqs.last().unwrap().at;
+    assert!(
+        last > 1000 + 600_000,
+        "polled past the 5 min default ({last})"
+    );
+    assert!(
+        last <= 1000 + 1_200_000 + 20,
+        "but not past the poll deadline ({last})"
+    );
+    assert!(
+        sleeps.iter().all(|s| *s <= 10_000),
+        "the delay is capped at 10 s"
+    );
+    assert_eq!(o.tasks[0].error.clone().unwrap().kind, ErrorKind::Timeout);
+
+    // A deadline the caller set bounds the poll deadline.
+    let set = Options {
+        deadline_ms: 30_000,
+        deadline_set: true,
+        ..Options::default()
+    };
+    let call = Call::run(&set, vec![video_task("v", 1)], 1000);
+    let run = drive(call, |_, n| match n {
+        0 => ok(json!({"data":[{"taskType":"videoInference","taskUUID":"v"}]})),
+        _ => {
+            ok(json!({"data":[{"taskType":"videoInference","taskUUID":"v","status":"processing"}]}))
+        }
+    });
+    let reqs = run.requests;
+    assert!(reqs.last().unwrap().at <= 1000 + 30_000 + 20);
+}

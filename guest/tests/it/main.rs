@@ -8,7 +8,8 @@
 //! - [`fuzz_smoke`]: a short run of the fuzz harness in `guest/examples/fuzz.rs`;
 //! - [`never_panics`]: property tests that nothing panics and every call ends;
 //! - [`parsing`]: lenient response parsing, error classification, retry and poll timing;
-//! - [`regressions`]: scripted conversations for bugs found by the soak run and the fuzzer.
+//! - [`regressions`]: scripted conversations for bugs found by the soak run and the fuzzer;
+//! - [`typed_tasks`]: the JSON of the typed tasks (video, audio, tools, uploads, text) and their checks.
 
 mod building;
 mod common;
@@ -17,3 +18,4 @@ mod fuzz_smoke;
 mod never_panics;
 mod parsing;
 mod regressions;
+mod typed_tasks;
