@@ -4,7 +4,9 @@
 //! `raw` and `poll` are one client call each and are dispatched in `main.rs`; the task file's
 //! checks are in [`crate::raw`].
 
-use runware_host::{API_KEY_ENV, Client, Delivery, ImageRequest, ModelSearchRequest};
+use runware_host::{
+    API_KEY_ENV, Client, CommonOptions, Delivery, ImageRequest, ModelSearchRequest,
+};
 
 use crate::args::{ModelSearchArgs, TextToImageArgs};
 use crate::exit::{self, Fail, api_failure};
@@ -71,7 +73,10 @@ pub fn image_request(a: &TextToImageArgs) -> Result<ImageRequest, Fail> {
         output_type: a.output_type.map(Into::into),
         output_format: a.output_format.map(Into::into),
         output_quality: a.output_quality,
-        include_cost: a.include_cost.then_some(true),
+        common: CommonOptions {
+            include_cost: a.include_cost.then_some(true),
+            ..CommonOptions::default()
+        },
         delivery: a.async_delivery.then_some(Delivery::Async),
         extra_json,
         ..ImageRequest::default()

@@ -38,7 +38,8 @@ use crate::policy::{EgressPolicy, HostHooks};
 use crate::pool::{ConnectionPool, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_ORIGIN};
 use crate::runtime::{EPOCH_TICK, HostState, Limits, MemoryCapExceeded, Runtime};
 use crate::types::{
-    ClientOptions, ImageRequest, ImageResult, ModelSearchRequest, ModelSearchResult, RunResult,
+    Account, ClientOptions, ImageRequest, ImageResult, Job, ModelSearchRequest, ModelSearchResult,
+    RunResult, Task, TaskOutcome,
 };
 
 /// The Runware REST endpoint used when no base URL is given.
@@ -342,6 +343,47 @@ impl Client {
     pub async fn run_tasks(&self, tasks_json: &str) -> Result<RunResult, Error> {
         let tasks = tasks_json.to_string();
         call_export!(self, call_run_tasks(&tasks))
+    }
+
+    /// Runs one typed task (video, audio, a tool, an upload, a prompt, text) to its end: with
+    /// async delivery (always for video) it polls until every output arrived, the task failed,
+    /// or the poll deadline passed (an error carrying the outputs received so far).
+    pub async fn run(&self, task: &Task) -> Result<TaskOutcome, Error> {
+        call_export!(self, call_run(task))
+    }
+
+    /// Sends one typed task with async delivery and returns as soon as Runware acknowledged
+    /// it: store the [`Job`] and [`poll`](Self::poll) or [`wait_for`](Self::wait_for) it later,
+    /// after a restart too, without sending (and paying for) the task again.
+    pub async fn submit(&self, task: &Task) -> Result<Job, Error> {
+        call_export!(self, call_submit(task))
+    }
+
+    /// The exact JSON array `run` would send for this task, after validation; sends nothing.
+    pub async fn prepare(&self, task: &Task) -> Result<String, Error> {
+        call_export!(self, call_prepare(task))
+    }
+
+    /// Asks once where a job stands: its status, Runware's `progress` when reported, and the
+    /// outputs so far.
+    pub async fn poll(&self, job: &Job) -> Result<TaskOutcome, Error> {
+        call_export!(self, call_poll(job))
+    }
+
+    /// Polls a job until it succeeded or failed, or the poll deadline passed.
+    pub async fn wait_for(&self, job: &Job) -> Result<TaskOutcome, Error> {
+        call_export!(self, call_wait_for(job))
+    }
+
+    /// The account's balance and currency (`accountManagement` `getDetails`).
+    pub async fn account(&self) -> Result<Account, Error> {
+        call_export!(self, call_account())
+    }
+
+    /// What Runware recorded of an earlier task (`getTaskDetails`), as a JSON object.
+    pub async fn task_details(&self, task_uuid: &str) -> Result<String, Error> {
+        let uuid = task_uuid.to_string();
+        call_export!(self, call_task_details(&uuid))
     }
 
     /// Downloads the bytes at `url` (an `imageURL`) with the client's timeouts, retries and

@@ -35,6 +35,7 @@ pub mod bindings;
 mod client;
 mod destination;
 mod error;
+pub mod input;
 mod key;
 mod policy;
 mod pool;
@@ -62,6 +63,9 @@ pub use runtime::{peak_instance_memory, reset_peak_instance_memory};
 /// The documented defaults and ranges (the `runware-spec` crate), for help texts and checks.
 pub use runware_spec as spec;
 pub use types::{
-    ClientOptions, Delivery, Image, ImageRequest, ImageResult, Lora, Model, ModelSearchRequest,
-    ModelSearchResult, OutputFormat, OutputType, RunResult, TaskResult, TaskStatus,
+    Account, AudioFormat, AudioRequest, ClientOptions, CommonOptions, Delivery, FrameImage, Image,
+    ImageRequest, ImageResult, Job, Lora, MediaToolRequest, Message, Model, ModelSearchRequest,
+    ModelSearchResult, Output, OutputFormat, OutputKind, OutputType, PromptEnhanceRequest,
+    RunResult, Speech, Task, TaskOutcome, TaskResult, TaskStatus, TextRequest, VideoFormat,
+    VideoRequest,
 };

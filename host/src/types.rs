@@ -12,9 +12,11 @@
 //! it with `serde_json` when you need fields this API does not lift out.
 
 pub use crate::bindings::runware::client::types::{
-    ClientOptions, Delivery, ErrorDetail, ErrorKind, Image, ImageRequest, ImageResult, Lora, Model,
-    ModelSearchRequest, ModelSearchResult, OutputFormat, OutputType, RunResult, TaskResult,
-    TaskStatus,
+    Account, AudioFormat, AudioRequest, ClientOptions, CommonOptions, Delivery, ErrorDetail,
+    ErrorKind, FrameImage, Image, ImageRequest, ImageResult, Job, Lora, MediaToolRequest, Message,
+    Model, ModelSearchRequest, ModelSearchResult, Output, OutputFormat, OutputKind, OutputType,
+    PromptEnhanceRequest, RunResult, Speech, Task, TaskOutcome, TaskResult, TaskStatus,
+    TextRequest, VideoFormat, VideoRequest,
 };
 
 impl ImageRequest {
@@ -42,5 +44,39 @@ impl RunResult {
     /// Whether any task failed (a partial success counts as failed).
     pub fn has_errors(&self) -> bool {
         self.tasks.iter().any(|t| t.status == TaskStatus::Failed)
+    }
+}
+
+impl VideoFormat {
+    /// The file extension: `mp4`, `webm` or `mov`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            VideoFormat::Mp4 => "mp4",
+            VideoFormat::Webm => "webm",
+            VideoFormat::Mov => "mov",
+        }
+    }
+}
+
+impl AudioFormat {
+    /// The file extension: `mp3`, `wav`, `flac` or `ogg`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            AudioFormat::Mp3 => "mp3",
+            AudioFormat::Wav => "wav",
+            AudioFormat::Flac => "flac",
+            AudioFormat::Ogg => "ogg",
+        }
+    }
+}
+
+impl Job {
+    /// A job known only by its taskUUID (for example one stored by an earlier run): one
+    /// output means done, and the task type is learned from the answers.
+    pub fn from_task_uuid(task_uuid: impl Into<String>) -> Self {
+        Self {
+            task_uuid: task_uuid.into(),
+            ..Self::default()
+        }
     }
 }

@@ -1,0 +1,208 @@
+//! Inputs given as text: a Runware UUID, a URL, a data URI, base64, or a local file, which only
+//! the host can read (the component has no filesystem).
+//!
+//! The rule, in order (the order matters: Runware's own SDKs mistook base64 for a missing path
+//! and a path for base64):
+//! 1. `http://` / `https://` URLs, `data:` URIs and Runware UUIDs (`8-4-4-4-12` hex) are sent as
+//!    they are;
+//! 2. an existing local file is read: at most [`spec::INLINE_INPUT_MAX_BYTES`] (1 MiB) is sent
+//!    inline as a data URI, a larger one is uploaded first (`imageUpload` for images,
+//!    `mediaStorage` for any other media) and sent by its UUID;
+//! 3. text of at least 64 characters that is valid base64 is sent as it is;
+//! 4. anything else is an `invalid-request` error naming the path: a path that does not exist is
+//!    never sent as text.
+
+use std::path::Path;
+
+use base64::Engine as _;
+
+use crate::client::Client;
+use crate::error::{Error, ErrorDetail, ErrorKind};
+use crate::types::Task;
+use runware_spec as spec;
+
+/// What an input is, which picks the upload task for a large local file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    /// An image: uploaded with `imageUpload`.
+    Image,
+    /// A video, an audio or anything else: uploaded with `mediaStorage`.
+    Media,
+}
+
+/// How [`resolve_input`] sent a local file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// Sent as given (a URL, data URI, UUID or base64).
+    AsGiven(String),
+    /// A local file of this many bytes, inlined as a data URI.
+    Inlined {
+        /// The data URI.
+        data_uri: String,
+        /// The file's size.
+        bytes: u64,
+    },
+    /// A local file of this many bytes, uploaded first; the value is its Runware UUID.
+    Uploaded {
+        /// The UUID Runware gave the upload.
+        uuid: String,
+        /// The file's size.
+        bytes: u64,
+    },
+}
+
+impl Resolved {
+    /// The value to put in the task.
+    pub fn value(&self) -> &str {
+        match self {
+            Resolved::AsGiven(v) => v,
+            Resolved::Inlined { data_uri, .. } => data_uri,
+            Resolved::Uploaded { uuid, .. } => uuid,
+        }
+    }
+}
+
+/// Whether `s` is a Runware UUID (`8-4-4-4-12` hexadecimal digits).
+pub fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn is_base64(s: &str) -> bool {
+    s.len() >= 64
+        && base64::engine::general_purpose::STANDARD
+            .decode(s.trim_end_matches('\n'))
+            .is_ok()
+}
+
+/// The MIME type of a file, from its first bytes, else its extension.
+pub fn mime_type(path: &Path, head: &[u8]) -> &'static str {
+    let magic: &[(&[u8], usize, &str)] = &[
+        (b"\x89PNG", 0, "image/png"),
+        (b"\xFF\xD8\xFF", 0, "image/jpeg"),
+        (b"GIF8", 0, "image/gif"),
+        (b"WEBP", 8, "image/webp"),
+        (b"ftyp", 4, "video/mp4"),
+        (b"\x1A\x45\xDF\xA3", 0, "video/webm"),
+        (b"WAVE", 8, "audio/wav"),
+        (b"ID3", 0, "audio/mpeg"),
+        (b"fLaC", 0, "audio/flac"),
+        (b"OggS", 0, "audio/ogg"),
+    ];
+    for (sig, at, mime) in magic {
+        if head.get(*at..at + sig.len()) == Some(*sig) {
+            return mime;
+        }
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "mp4" => "video/mp4",
+        "mov" => "video/quicktime",
+        "webm" => "video/webm",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "flac" => "audio/flac",
+        "ogg" => "audio/ogg",
+        _ => "application/octet-stream",
+    }
+}
+
+fn invalid(parameter: &str, message: String) -> Error {
+    Error::Api {
+        kind: ErrorKind::InvalidRequest,
+        detail: Box::new(ErrorDetail {
+            code: "invalidInputFile".into(),
+            message,
+            parameter: Some(parameter.into()),
+            ..ErrorDetail::default()
+        }),
+    }
+}
+
+/// Turns `value` into what a task can carry, reading and (when large) uploading a local file
+/// through `client`. `parameter` names the task field in errors (`inputs.image`, for example).
+pub async fn resolve_input(
+    client: &Client,
+    value: &str,
+    kind: MediaKind,
+    parameter: &str,
+) -> Result<Resolved, Error> {
+    let v = value.trim();
+    let lower = v.to_ascii_lowercase();
+    if lower.starts_with("http://")
+        || lower.starts_with("https://")
+        || lower.starts_with("data:")
+        || is_uuid(v)
+    {
+        return Ok(Resolved::AsGiven(v.to_string()));
+    }
+    let path = Path::new(v);
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => {
+            return Err(invalid(
+                parameter,
+                format!("{parameter}: {v} is not a file"),
+            ));
+        }
+        Err(_) if !v.is_empty() && is_base64(v) => return Ok(Resolved::AsGiven(v.to_string())),
+        Err(e) => {
+            return Err(invalid(
+                parameter,
+                format!(
+                    "{parameter}: {v:?} is no readable file ({e}), and not a URL, data URI, \
+                     base64 or Runware UUID either"
+                ),
+            ));
+        }
+    }
+    // Read off the async threads: a file may be large or on a slow disk.
+    let owned = path.to_path_buf();
+    let bytes = tokio::task::spawn_blocking(move || std::fs::read(owned))
+        .await
+        .map_err(|e| invalid(parameter, format!("{parameter}: cannot read {v}: {e}")))?
+        .map_err(|e| invalid(parameter, format!("{parameter}: cannot read {v}: {e}")))?;
+    let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    let head = bytes.get(..16).unwrap_or(&bytes);
+    let data_uri = format!(
+        "data:{};base64,{}",
+        mime_type(path, head),
+        base64::engine::general_purpose::STANDARD.encode(&bytes)
+    );
+    if size <= spec::INLINE_INPUT_MAX_BYTES {
+        return Ok(Resolved::Inlined {
+            data_uri,
+            bytes: size,
+        });
+    }
+    let task = match kind {
+        MediaKind::Image => Task::ImageUpload(data_uri),
+        MediaKind::Media => Task::MediaUpload(data_uri),
+    };
+    let outcome = client.run(&task).await?;
+    let uuid = outcome
+        .outputs
+        .iter()
+        .find_map(|o| o.uuid.clone())
+        .ok_or_else(|| {
+            invalid(
+                parameter,
+                format!(
+                    "{parameter}: the upload of {v} was answered without a UUID (taskUUID {})",
+                    outcome.task_uuid
+                ),
+            )
+        })?;
+    Ok(Resolved::Uploaded { uuid, bytes: size })
+}
