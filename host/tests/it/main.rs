@@ -25,3 +25,4 @@ mod fault_matrix;
 mod host;
 mod isolation;
 mod soak;
+mod tasks;
