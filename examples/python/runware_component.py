@@ -55,7 +55,7 @@ def _to_wit(value: Any, ty: ValType) -> Any:
         if unknown:
             raise ValueError(f"unknown record fields: {sorted(unknown)}")
         for name, field_ty in ty.fields:
-            default = [] if isinstance(field_ty, ListType) else None
+            default = [] if isinstance(field_ty, ListType) else {} if isinstance(field_ty, RecordType) else None
             setattr(record, name, _to_wit(value.get(name, default), field_ty))
         return record
     if isinstance(ty, OptionType):
