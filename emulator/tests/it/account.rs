@@ -219,3 +219,49 @@ async fn insufficient_credits_at_zero_and_when_the_cost_is_higher() {
     emu.reset();
     assert!(close(emu.balance(), 0.0));
 }
+
+#[derive(clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    serve: runware_emulator::ServeArgs,
+}
+
+#[test]
+fn balance_and_delivery_flags_parse() {
+    use clap::Parser as _;
+    let cli = Cli::try_parse_from(["x"]).unwrap().serve;
+    if std::env::var_os("RUNWARE_EMULATOR_BALANCE").is_none() {
+        assert!(close(cli.balance, runware_emulator::DEFAULT_BALANCE));
+    }
+    assert_eq!(
+        (
+            cli.webhook_attempts,
+            cli.webhook_backoff_ms,
+            cli.webhook_backoff_max_ms
+        ),
+        (4, 250, 2000)
+    );
+    let cli = Cli::try_parse_from([
+        "x",
+        "--balance",
+        "0",
+        "--webhook-attempts",
+        "2",
+        "--webhook-backoff-ms",
+        "5",
+        "--webhook-backoff-max-ms",
+        "9",
+    ])
+    .unwrap()
+    .serve;
+    assert!(close(cli.balance, 0.0));
+    assert_eq!(
+        (
+            cli.webhook_attempts,
+            cli.webhook_backoff_ms,
+            cli.webhook_backoff_max_ms
+        ),
+        (2, 5, 9)
+    );
+    assert!(Cli::try_parse_from(["x", "--balance", "lots"]).is_err());
+}
