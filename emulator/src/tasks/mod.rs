@@ -36,6 +36,10 @@ mod prompt_enhance;
 mod remove_background;
 mod transform;
 mod upscale;
+// The platform tasks: storage, the account and text.
+mod account_management;
+mod media_storage;
+mod text_inference;
 
 /// Every task type, in the order the `unsupportedTaskType` message lists them.
 const TASK_TYPES: &[TaskType] = &[
@@ -50,6 +54,9 @@ const TASK_TYPES: &[TaskType] = &[
     get_task_details::TASK,
     authentication::TASK,
     ping::TASK,
+    media_storage::TASK,
+    account_management::TASK,
+    text_inference::TASK,
 ];
 
 /// The documentation page used for task types the emulator does not know.
@@ -171,11 +178,11 @@ fn item(ctx: &TaskCtx<'_>, extra: Value) -> Value {
     item
 }
 
-/// Adds `cost` to an item when the task asked for it (`includeCost: true`).
-fn add_cost(item: &mut Value, include_cost: bool, cost: f64) {
-    if include_cost {
-        validate::set_field(item, "cost", json!(cost));
-    }
+/// Puts the item's `cost` on it. Always: the dispatcher charges the items' costs to the account
+/// and then removes `cost` unless the task asked for it (`includeCost: true`), so that what is
+/// reported and what is billed are one number. (The flag is kept for the jobs' call sites.)
+fn add_cost(item: &mut Value, _include_cost: bool, cost: f64) {
+    validate::set_field(item, "cost", json!(cost));
 }
 
 #[cfg(test)]
@@ -207,7 +214,7 @@ mod tests {
         assert_eq!(
             e.get("message").and_then(Value::as_str),
             Some(
-                "Unsupported task type 'videoInference'. The emulator supports: imageInference, imageUpload, upscale/imageUpscale, removeBackground/imageBackgroundRemoval, caption/imageCaption, promptEnhance, modelSearch, getResponse, getTaskDetails, authentication, ping."
+                "Unsupported task type 'videoInference'. The emulator supports: imageInference, imageUpload, upscale/imageUpscale, removeBackground/imageBackgroundRemoval, caption/imageCaption, promptEnhance, modelSearch, getResponse, getTaskDetails, authentication, ping, mediaStorage, accountManagement, textInference."
             )
         );
         assert_eq!(

@@ -11,6 +11,7 @@
 )]
 
 mod common;
+mod listener;
 
 mod abandoned;
 mod admin;
@@ -19,3 +20,8 @@ mod rest;
 mod robustness;
 mod sdk_conformance;
 mod ws;
+// The platform features: deliveries, storage, the account, text.
+mod account;
+mod storage;
+mod text;
+mod webhooks;
