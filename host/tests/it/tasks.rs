@@ -198,3 +198,67 @@ async fn local_inputs_are_inlined_or_uploaded_and_a_missing_path_is_refused() {
         "base64 is not mistaken for a path"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_account_balance_falls_with_each_billed_task_and_zero_is_a_typed_error() {
+    let key = test_key("tasks-account");
+    let emu = crate::common::start(crate::common::emulator_builder(&key).balance(1.0)).await;
+    let client = ok(Client::new(&runtime(), config(&emu, Some(&key))));
+    let before = ok(client.account().await);
+    assert_eq!(before.balance, Some(1.0));
+    assert_eq!(before.currency.as_deref(), Some("USD"));
+    let text = runware_host::TextRequest {
+        messages: vec![runware_host::Message {
+            role: "user".into(),
+            content: "Name a colour.".into(),
+        }],
+        common: CommonOptions {
+            include_cost: Some(true),
+            ..CommonOptions::default()
+        },
+        ..runware_host::TextRequest::default()
+    };
+    let answer = ok(client.run(&Task::Text(text.clone())).await);
+    assert_eq!(answer.outputs.len(), 1);
+    assert!(answer.outputs[0].text.is_some());
+    let cost = answer.cost.expect("a cost, with include-cost");
+    let after = ok(client.account().await);
+    let spent = before.balance.unwrap() - after.balance.unwrap();
+    assert!(
+        (spent - cost).abs() < 1e-9,
+        "charged {spent}, reported {cost}"
+    );
+
+    emu.set_balance(0.0);
+    let (kind, detail) = api_error(client.run(&Task::Text(text)).await);
+    assert_eq!(kind, ErrorKind::InsufficientCredits, "{detail:?}");
+    assert!(!detail.retryable);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stored_media_is_uploaded_used_and_deleted() {
+    let key = test_key("tasks-media");
+    let emu = emulator(&key).await;
+    let client = ok(Client::new(&runtime(), config(&emu, Some(&key))));
+    let data = format!("data:image/png;base64,{}", base64_encode(&tiny_png()));
+    let stored = ok(client.run(&Task::MediaUpload(data)).await);
+    let uuid = stored.outputs[0].uuid.clone().expect("a mediaUUID");
+    assert!(stored.outputs[0].url.is_some());
+    let caption = ok(client
+        .run(&Task::Caption(MediaToolRequest {
+            image: Some(uuid.clone()),
+            ..MediaToolRequest::default()
+        }))
+        .await);
+    assert!(
+        caption.outputs[0]
+            .text
+            .as_deref()
+            .is_some_and(|t| !t.is_empty())
+    );
+    let deleted = ok(client.run(&Task::MediaDelete(uuid.clone())).await);
+    assert_eq!(deleted.status, TaskStatus::Success);
+    let (kind, detail) = api_error(client.run(&Task::MediaDelete(uuid)).await);
+    assert_eq!(kind, ErrorKind::InvalidRequest, "{detail:?}");
+    assert_eq!(detail.code, "mediaNotFound");
+}
