@@ -34,6 +34,7 @@
 pub mod catalog;
 mod dispatch;
 mod faults;
+pub mod media;
 pub mod render;
 mod server;
 mod state;
