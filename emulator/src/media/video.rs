@@ -55,6 +55,8 @@ pub struct VideoSpec {
     pub frames: u32,
     /// The container.
     pub container: Container,
+    /// Background removed: the discs on black instead of the gradient (H.264 has no alpha).
+    pub matte: bool,
 }
 
 /// Key frames are raw samples (1.5 bytes a pixel); past this budget for all of them, they are
@@ -122,7 +124,7 @@ pub fn render(spec: &VideoSpec) -> Result<Bytes, String> {
     for i in 0..frames {
         let (key, offset) = (i / gop, i % gop);
         let nal = if offset == 0 {
-            stream.idr(&scene(w, h, base, key), key)
+            stream.idr(&scene(w, h, base, key, spec.matte), key)
         } else {
             let (dx, dy) = pan(key);
             stream.shifted(offset, dx, dy)
@@ -161,7 +163,7 @@ fn brand(c: Container) -> mp4::FourCC {
 
 /// Key frame `k` of the scene: a diagonal gradient in two colours of the seed's choosing and
 /// three soft discs, as Y'CbCr.
-fn scene(w: u32, h: u32, base: u64, k: u32) -> Picture {
+fn scene(w: u32, h: u32, base: u64, k: u32, matte: bool) -> Picture {
     let mut pic = Picture::new(w, h);
     let r = mix(base, &format!("key{k}"));
     let byte = |shift: u32| f32::from(u8::try_from((r >> shift) & 0xFF).unwrap_or(128));
@@ -184,7 +186,7 @@ fn scene(w: u32, h: u32, base: u64, k: u32) -> Picture {
     for (idx, y) in pic.y.iter_mut().enumerate() {
         let (px, py) = ((idx % stride) as f32, (idx / stride) as f32);
         let t = (px / fw + py / fh) * 0.5;
-        let mut v = 40.0 + t * 150.0;
+        let mut v = if matte { 16.0 } else { 40.0 + t * 150.0 };
         for &(cx, cy, radius, luma) in &discs {
             let d = ((px - cx).powi(2) + (py - cy).powi(2)).sqrt();
             if d < radius {
@@ -198,7 +200,13 @@ fn scene(w: u32, h: u32, base: u64, k: u32) -> Picture {
         let (px, py) = ((idx % cstride) as f32 * 2.0, (idx / cstride) as f32 * 2.0);
         let t = ((px / fw + py / fh) * 0.5).clamp(0.0, 1.0);
         // Keep chroma near neutral so the colours are not garish.
-        let lerp = |a: f32, b: f32| 128.0 + ((a + (b - a) * t) - 128.0) * 0.5;
+        let lerp = |a: f32, b: f32| {
+            if matte {
+                128.0
+            } else {
+                128.0 + ((a + (b - a) * t) - 128.0) * 0.5
+            }
+        };
         *cb = sample(lerp(cb0, cb1).clamp(16.0, 240.0));
         *cr = sample(lerp(cr0, cr1).clamp(16.0, 240.0));
     }
@@ -228,6 +236,7 @@ mod tests {
             fps: 12,
             frames: 24,
             container,
+            matte: false,
         }
     }
 
