@@ -74,13 +74,13 @@ pub fn samples(text: &str, seed: u64, seconds: f64, voice: Voice) -> Vec<i16> {
         let (freq, amp) = match voice {
             Voice::Music => {
                 let degree = SCALE.get((r % 5) as usize).copied().unwrap_or(1.0);
-                let octave = if (r >> 8) % 3 == 0 { 2.0 } else { 1.0 };
+                let octave = if (r >> 8).is_multiple_of(3) { 2.0 } else { 1.0 };
                 // A plucked envelope: fast attack, exponential decay.
                 (220.0 * degree * octave, (1.0 - pos).powi(2) * 0.5)
             }
             Voice::Speech => {
                 // One syllable in five is a pause (between words).
-                let silent = (r >> 4) % 5 == 0;
+                let silent = (r >> 4).is_multiple_of(5);
                 let pitch = 110.0 + ((r >> 12) % 60) as f64;
                 let env = (std::f64::consts::PI * pos).sin();
                 (pitch, if silent { 0.0 } else { env * 0.45 })

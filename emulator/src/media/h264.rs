@@ -12,12 +12,6 @@
 pub(crate) struct Picture {
     /// Width in macroblocks.
     pub mbs_w: usize,
-    /// Height in macroblocks.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "kept for symmetry with mbs_w; tests read it")
-    )]
-    pub mbs_h: usize,
     /// Luma, `mbs_w*16` by `mbs_h*16`, row-major.
     pub y: Vec<u8>,
     /// Cb, `mbs_w*8` by `mbs_h*8`.
@@ -34,7 +28,6 @@ impl Picture {
         let luma = mbs_w * 16 * mbs_h * 16;
         Self {
             mbs_w,
-            mbs_h,
             y: vec![128; luma],
             cb: vec![128; luma / 4],
             cr: vec![128; luma / 4],
