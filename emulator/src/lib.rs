@@ -18,7 +18,7 @@
 //! delivery), `tasks` (one module per task type and what they share), `state` (registry, async
 //! results, images, execution counts, log, settings), `validate` (parameter checks and
 //! Runware-shaped errors), `faults` (rule matching), [`catalog`] and [`render`] (model catalog
-//! and procedural images).
+//! and procedural images), `media` (procedural video and audio).
 // Unit tests may panic (that is how they fail); production code may not (see Cargo.toml).
 #![cfg_attr(
     test,

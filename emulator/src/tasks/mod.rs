@@ -38,6 +38,7 @@ mod remove_background;
 mod transform;
 mod upscale;
 mod video_inference;
+mod video_tools;
 
 /// Every task type, in the order the `unsupportedTaskType` message lists them.
 const TASK_TYPES: &[TaskType] = &[
