@@ -624,12 +624,17 @@ mod tests {
         };
         let video = cat("video");
         assert!(
-            video.iter().any(|a| a == "klingai:kling-video@2.6-standard"),
+            video
+                .iter()
+                .any(|a| a == "klingai:kling-video@2.6-standard"),
             "{video:?}"
         );
         // The video tools are filed under the task type that runs them, as the image tools are.
         let upscalers = cat("upscale");
-        assert!(upscalers.iter().any(|a| a == "bytedance:50@1"), "{upscalers:?}");
+        assert!(
+            upscalers.iter().any(|a| a == "bytedance:50@1"),
+            "{upscalers:?}"
+        );
         let removers = cat("removeBackground");
         assert!(removers.iter().any(|a| a == "bria:51@1"), "{removers:?}");
         let audio = cat("audio");
