@@ -14,6 +14,7 @@
 //! | `DELETE /__emulator/faults` | | `{"faults":0}` |
 //! | `PUT /__emulator/latency` | `{"ms":N}` | `{"latencyMs":N}` |
 //! | `PUT /__emulator/async-delay` | `{"ms":N}` | `{"asyncDelayMs":N}` |
+//! | `PUT /__emulator/video-delay` | `{"ms":N}` | `{"videoDelayMs":N}` (long-running work: video) |
 //! | `POST /__emulator/reset` | | `{"reset":true}` (forgets tasks, images, log, faults) |
 //! | `GET /__emulator/stats` | | counts, and executions per taskUUID |
 
@@ -98,6 +99,7 @@ async fn handle(
         (&Method::POST, "/v1" | "/v1/") => rest(shared, kill, req).await,
         (&Method::GET, "/v1" | "/v1/") => websocket(shared, req).await,
         (&Method::GET, p) if p.starts_with("/images/") => image(&shared, p),
+        (&Method::GET, p) if p.starts_with("/media/") => media(&shared, p),
         (_, p) if p.starts_with("/__emulator/") || p == "/__emulator" => admin(&shared, req).await,
         (&Method::GET, "/") => json_response(
             StatusCode::OK,
@@ -383,14 +385,16 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
     };
 
     // 5. The tasks, independently.
-    let (task_error, task_error_type) = match &fault {
-        Some((Fault::TaskError { code }, _, tt)) => (Some(code.clone()), tt.clone()),
-        _ => (None, None),
+    let (task_error, task_error_type, never_finish) = match &fault {
+        Some((Fault::TaskError { code }, _, tt)) => (Some(code.clone()), tt.clone(), false),
+        Some((Fault::NeverFinish, _, tt)) => (None, tt.clone(), true),
+        _ => (None, None, false),
     };
     let opts = TaskOpts {
         dry_run,
         task_error,
         task_error_type,
+        never_finish,
     };
     // From here on tasks execute: a client that gives up (a timeout) drops this future, and the
     // guard still logs the request with what it executed (status 0, as for a dropped connection).
@@ -408,6 +412,10 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
             }
             Output::Nothing => succeeded += 1,
             Output::Error(e) => errors.push(e),
+            Output::DataAndError(items, e) => {
+                data.extend(items);
+                errors.push(e);
+            }
         }
         log.executed.extend(run.executed);
     }
@@ -635,6 +643,27 @@ fn image(shared: &Shared, path: &str) -> Response<Body> {
     }
 }
 
+/// `GET /media/<uuid>.<ext>`: a video or audio the emulator generated.
+fn media(shared: &Shared, path: &str) -> Response<Body> {
+    let file = path.trim_start_matches("/media/");
+    let stem = file.split('.').next().unwrap_or("");
+    match shared.media(stem) {
+        Some(m) => {
+            let mut resp = Response::new(Body::from(m.bytes));
+            resp.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(m.mime));
+            resp
+        }
+        None => error_response(
+            StatusCode::NOT_FOUND,
+            validate::error(
+                "mediaNotFound",
+                format!("No media '{file}' on this emulator."),
+            ),
+        ),
+    }
+}
+
 /// `/__emulator/…`.
 async fn admin(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
@@ -699,6 +728,13 @@ async fn admin(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             }
             Err(e) => bad(e),
         },
+        (Method::PUT, "video-delay") => match ms_of(&body) {
+            Ok(ms) => {
+                shared.set_video_delay(Duration::from_millis(ms));
+                json_response(StatusCode::OK, &json!({"videoDelayMs": ms}))
+            }
+            Err(e) => bad(e),
+        },
         (Method::POST, "reset") => {
             shared.reset();
             json_response(StatusCode::OK, &json!({"reset": true}))
@@ -708,7 +744,7 @@ async fn admin(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             validate::error(
                 "notFound",
                 format!(
-                    "No admin endpoint {m} /__emulator/{p}. See GET health, log, faults, stats; POST/DELETE faults; PUT latency, async-delay; POST reset."
+                    "No admin endpoint {m} /__emulator/{p}. See GET health, log, faults, stats; POST/DELETE faults; PUT latency, async-delay, video-delay; POST reset."
                 ),
             ),
         ),

@@ -22,6 +22,7 @@ use crate::dispatch::Output;
 use crate::state::Shared;
 use crate::validate::{self, ApiError, TaskCtx};
 
+mod audio_inference;
 mod authentication;
 mod caption;
 mod get_response;
@@ -36,10 +37,13 @@ mod prompt_enhance;
 mod remove_background;
 mod transform;
 mod upscale;
+mod video_inference;
 
 /// Every task type, in the order the `unsupportedTaskType` message lists them.
 const TASK_TYPES: &[TaskType] = &[
     image_inference::TASK,
+    video_inference::TASK,
+    audio_inference::TASK,
     image_upload::TASK,
     upscale::TASK,
     remove_background::TASK,
@@ -95,6 +99,12 @@ pub(crate) trait Job: Send {
     /// How many data items it will produce (what `getResponse` shows as `processing` meanwhile).
     fn expected(&self) -> usize {
         1
+    }
+
+    /// Whether it is long-running work (video): paced by the video delay, reporting
+    /// `progress`, and failing in both error shapes (see [`crate::state::Pace::Long`]).
+    fn long(&self) -> bool {
+        false
     }
 
     /// Produces the final data items (or a task error). Nothing here registers or bills: the
@@ -192,7 +202,7 @@ mod tests {
             }
             assert!(t.doc.starts_with("https://runware.ai/docs/"), "{}", t.doc);
         }
-        assert_eq!(doc_page("videoInference"), INTRODUCTION);
+        assert_eq!(doc_page("3dInference"), INTRODUCTION);
     }
 
     #[test]
@@ -200,14 +210,14 @@ mod tests {
         let task = serde_json::Map::new();
         let ctx = TaskCtx {
             task: &task,
-            task_type: "videoInference",
+            task_type: "3dInference",
             task_uuid: "00000000-0000-4000-8000-000000000000",
         };
         let e = unsupported(&ctx);
         assert_eq!(
             e.get("message").and_then(Value::as_str),
             Some(
-                "Unsupported task type 'videoInference'. The emulator supports: imageInference, imageUpload, upscale/imageUpscale, removeBackground/imageBackgroundRemoval, caption/imageCaption, promptEnhance, modelSearch, getResponse, getTaskDetails, authentication, ping."
+                "Unsupported task type '3dInference'. The emulator supports: imageInference, videoInference, audioInference, imageUpload, upscale/imageUpscale, removeBackground/imageBackgroundRemoval, caption/imageCaption, promptEnhance, modelSearch, getResponse, getTaskDetails, authentication, ping."
             )
         );
         assert_eq!(

@@ -14,8 +14,10 @@ mod common;
 
 mod abandoned;
 mod admin;
+mod audio;
 mod faults;
 mod rest;
 mod robustness;
 mod sdk_conformance;
+mod video;
 mod ws;
