@@ -27,7 +27,10 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
 
-/// The model categories `modelSearch` knows (runware-api.md §7).
+/// The model categories `modelSearch` knows: Runware's six (runware-api.md §7), then one per
+/// task type for the curated tool and text models of `runware-sdk` 1.8.0 (Runware documents no
+/// category for them; naming each after the task type that runs it lets a client go from a
+/// search result to the task to send).
 pub const CATEGORIES: &[&str] = &[
     "checkpoint",
     "lora",
@@ -39,6 +42,16 @@ pub const CATEGORIES: &[&str] = &[
     // image categories, so these two are the emulator's own, named after the task families.
     "video",
     "audio",
+    // The image tools and text models.
+    "upscale",
+    "removeBackground",
+    "caption",
+    "promptEnhance",
+    "textInference",
+    "imageMasking",
+    "vectorize",
+    "controlNetPreprocess",
+    "3dInference",
 ];
 
 /// The architectures `modelSearch` accepts (runware-api.md §7).
@@ -96,6 +109,45 @@ pub const ARCHITECTURES: &[&str] = &[
     "inworld_tts",
     "xai_tts",
     "mirelo_sfx",
+    // The families of the curated tool and text models.
+    "birefnet",
+    "bria",
+    "bytedance",
+    "ccsr",
+    "clarity",
+    "claude",
+    "clip",
+    "controlnet_preprocessor",
+    "flux",
+    "gemini",
+    "gemma",
+    "glm",
+    "gpt",
+    "grok",
+    "hunyuan_3d",
+    "ideogram",
+    "llama3",
+    "llava",
+    "mediapipe",
+    "meshy",
+    "minimax",
+    "picsart",
+    "proteus",
+    "pruna",
+    "qwen2_5_vl",
+    "real_esrgan",
+    "recraft",
+    "rembg",
+    "rodin",
+    "sam",
+    "sd_latent_upscaler",
+    "starlight_precise",
+    "swinir",
+    "trellis_2",
+    "tripo",
+    "vit",
+    "wonder",
+    "yolov8",
 ];
 
 /// The checkpoint types `modelSearch` filters on with `type` (runware-api.md §7, plus
@@ -513,12 +565,39 @@ mod tests {
                 assert!(m["positiveTriggerWords"].is_string(), "{air}");
             }
         }
-        for category in CATEGORIES {
+        for (i, category) in CATEGORIES.iter().enumerate() {
             let page = search(&SearchQuery {
                 category: Some(category.to_string()),
                 ..q()
             });
-            assert!(page.total_results >= 2, "too few {category}");
+            // The SDK curates a single prompt enhancer; Runware's own categories have several.
+            let min = if i < 6 { 2 } else { 1 };
+            assert!(page.total_results >= min, "too few {category}");
+        }
+    }
+
+    #[test]
+    fn tool_and_text_defaults_are_in_their_categories() {
+        for (air, category) in [
+            ("runware:504@1", "upscale"),
+            ("runware:112@5", "removeBackground"),
+            ("runware:152@2", "caption"),
+            ("runware:llama-3-1-8b@prompt-enhancer", "promptEnhance"),
+            ("openai:gpt@5-mini", "textInference"),
+        ] {
+            let m = find(air).unwrap_or_else(|| panic!("{air} is in the catalog"));
+            assert_eq!(m["category"], category, "{air}");
+            assert!(crate::validate::is_air(air), "{air}");
+            let page = search(&SearchQuery {
+                category: Some(category.into()),
+                ..q()
+            });
+            assert!(airs(&page).contains(&air), "{air} found by category");
+            let page = search(&SearchQuery {
+                architecture: m["architecture"].as_str().map(str::to_string),
+                ..q()
+            });
+            assert!(airs(&page).contains(&air), "{air} found by architecture");
         }
     }
 

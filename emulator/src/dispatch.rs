@@ -1,14 +1,21 @@
 //! Running one task, for REST and WebSocket alike: the task envelope (an object with a string
 //! `taskType` and, for all but `authentication` and `ping`, a UUID `taskUUID`), the lookup of
 //! its [`TaskType`](crate::tasks::TaskType), and the life of a work task: validate, reserve the
-//! taskUUID (a conflict otherwise), run it or fail it with an injected task error, then record
-//! the outcome (sync answered at once, async through `getResponse`).
+//! taskUUID (a conflict otherwise), run it or fail it with an injected task error, bill it, then
+//! record the outcome (sync answered at once, async through `getResponse`) and start its
+//! deliveries (webhooks, `uploadEndpoint`).
+//!
+//! Billing happens here and only here: a job puts each item's `cost` on it, and the dispatcher
+//! charges their sum to the account (refusing the task with `insufficientCredits` when the
+//! balance cannot cover it), then removes `cost` from the items unless `includeCost` is set.
+//! Dry runs, failed tasks and `getResponse` re-deliveries are never charged.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use crate::delivery;
 use crate::faults;
 use crate::state::{Outcome, Pace, Shared};
 use crate::tasks::{self, Keyed, Kind};
@@ -192,6 +199,15 @@ async fn run_work(
         Ok(b) => b.unwrap_or(false),
         Err(e) => return TaskRun::err(e),
     };
+    // Where results go besides the answer: checked here for every work task type.
+    for (param, what) in [
+        ("webhookURL", "Webhook URL"),
+        ("uploadEndpoint", "Upload endpoint"),
+    ] {
+        if let Err(e) = ctx.string(param, what, 1, 2048, false) {
+            return TaskRun::err(e);
+        }
+    }
     let (task_type, task_uuid) = (ctx.task_type, ctx.task_uuid);
     if opts.dry_run {
         if shared.exists(owner, task_uuid) {
@@ -222,23 +238,79 @@ async fn run_work(
         Some(code) => Err(ctx.err(code, faults::task_error_message(code))),
         None => job.run(shared, ctx, include_cost).await,
     };
-    match (result, is_async) {
+    let result = match result {
+        Ok(items) => match bill(shared, ctx, items, include_cost) {
+            Ok(items) => Ok(items),
+            Err(e) => {
+                // Refused for want of credits: not accepted, so answered at once (sync or async),
+                // nothing delivered, and the taskUUID may be used again after a top-up.
+                delivery::discard_uploads(shared, task_uuid);
+                shared.release(owner, task_uuid);
+                return TaskRun::err(e);
+            }
+        },
+        Err(e) => {
+            delivery::discard_uploads(shared, task_uuid);
+            Err(e)
+        }
+    };
+    delivery::flush_uploads(shared, task_uuid);
+    let run = match (&result, is_async) {
         (Ok(items), false) => {
             shared.finish(owner, task_uuid, Outcome::Items(items.clone()), delay, pace);
-            TaskRun::executed(Output::Data(items), task_uuid)
+            TaskRun::executed(Output::Data(items.clone()), task_uuid)
         }
         (Err(e), false) => {
             // A failed sync task is not billed and its taskUUID may be reused.
             shared.release(owner, task_uuid);
-            TaskRun::err(e)
+            TaskRun::err(e.clone())
         }
         (Ok(items), true) => {
-            shared.finish(owner, task_uuid, Outcome::Items(items), delay, pace);
+            shared.finish(owner, task_uuid, Outcome::Items(items.clone()), delay, pace);
             TaskRun::executed(Output::Data(vec![tasks::ack(ctx)]), task_uuid)
         }
         (Err(e), true) => {
-            shared.finish(owner, task_uuid, Outcome::Error(e), delay, pace);
+            shared.finish(owner, task_uuid, Outcome::Error(e.clone()), delay, pace);
             TaskRun::executed(Output::Data(vec![tasks::ack(ctx)]), task_uuid)
         }
+    };
+    // After the outcome is recorded, so that a webhook's receiver can already poll it.
+    delivery::webhooks(shared, ctx, &result, delay);
+    run
+}
+
+/// Charges the items' summed `cost` to the account and removes `cost` from them unless the task
+/// asked for it; `insufficientCredits` when the balance cannot cover it.
+fn bill(
+    shared: &Shared,
+    ctx: &TaskCtx<'_>,
+    mut items: Vec<Value>,
+    include_cost: bool,
+) -> Result<Vec<Value>, ApiError> {
+    let cost: f64 = items
+        .iter()
+        .filter_map(|i| i.get("cost").and_then(Value::as_f64))
+        .sum();
+    if let Err(balance) = shared.charge(cost) {
+        return Err(insufficient_credits(ctx, cost, balance));
     }
+    if !include_cost {
+        for item in &mut items {
+            if let Some(o) = item.as_object_mut() {
+                o.remove("cost");
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// `insufficientCredits` (HTTP 402, "Payment Required"). Runware's own code name is not
+/// documented; this one carries `Credits`, which the SDKs classify as a quota error.
+fn insufficient_credits(ctx: &TaskCtx<'_>, cost: f64, balance: f64) -> ApiError {
+    ctx.err(
+        "insufficientCredits",
+        format!(
+            "Insufficient credits: this task costs {cost} USD and the account balance is {balance} USD. Add credits at https://my.runware.ai/wallet and retry."
+        ),
+    )
 }

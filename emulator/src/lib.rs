@@ -16,7 +16,8 @@
 //! Module map: `server` (accept loop, routing, REST and admin endpoints), `ws` (the WebSocket
 //! protocol), `dispatch` (running one task for either: envelope, lookup, registration, async
 //! delivery), `tasks` (one module per task type and what they share), `state` (registry, async
-//! results, images, execution counts, log, settings), `validate` (parameter checks and
+//! results, images, execution counts, log, settings, balance), `delivery` (webhooks and
+//! `uploadEndpoint` PUTs), `validate` (parameter checks and
 //! Runware-shaped errors), `faults` (rule matching), [`catalog`] and [`render`] (model catalog
 //! and procedural images).
 // Unit tests may panic (that is how they fail); production code may not (see Cargo.toml).
@@ -32,6 +33,7 @@
 )]
 
 pub mod catalog;
+mod delivery;
 mod dispatch;
 mod faults;
 pub mod media;
@@ -50,6 +52,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::state::Shared;
+
+pub use crate::delivery::{Delivery, DeliveryKind, DeliveryOutcome, DeliveryRetry};
+
+/// The account balance (USD) an emulator starts with unless told otherwise.
+pub const DEFAULT_BALANCE: f64 = 1000.0;
 
 /// The default request body limit (32 MiB); larger bodies get a 413 with a Runware-shaped error.
 pub const DEFAULT_BODY_LIMIT: usize = 32 * 1024 * 1024;
@@ -225,6 +232,10 @@ pub struct LoggedRequest {
     pub status: u16,
     /// The name of the fault injected, if any.
     pub fault: Option<String>,
+    /// For an outbound delivery (a webhook POST or an `uploadEndpoint` PUT, logged with method
+    /// `WEBHOOK` or `UPLOAD` and the destination URL as `path`): what happened to this attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
 }
 
 /// Builds and starts an emulator.
@@ -238,6 +249,8 @@ pub struct EmulatorBuilder {
     latency: Duration,
     faults: Vec<FaultRule>,
     body_limit: usize,
+    balance: f64,
+    delivery_retry: DeliveryRetry,
 }
 
 /// How long long-running work (video) stays `processing` by default: long enough to see
@@ -255,6 +268,8 @@ impl Default for EmulatorBuilder {
             latency: Duration::ZERO,
             faults: Vec::new(),
             body_limit: DEFAULT_BODY_LIMIT,
+            balance: DEFAULT_BALANCE,
+            delivery_retry: DeliveryRetry::default(),
         }
     }
 }
@@ -314,6 +329,18 @@ impl EmulatorBuilder {
         self.body_limit = bytes;
         self
     }
+    /// The account balance in USD at start (default [`DEFAULT_BALANCE`]); every billed task
+    /// lowers it by its cost, and a task costing more than what is left fails with
+    /// `insufficientCredits` (HTTP 402).
+    pub fn balance(mut self, usd: f64) -> Self {
+        self.balance = usd;
+        self
+    }
+    /// How webhook and `uploadEndpoint` deliveries are retried (default [`DeliveryRetry::default`]).
+    pub fn delivery_retry(mut self, retry: DeliveryRetry) -> Self {
+        self.delivery_retry = retry;
+        self
+    }
     /// Starts serving; returns once the socket is bound.
     pub async fn start(self) -> anyhow::Result<EmulatorHandle> {
         let listener = tokio::net::TcpListener::bind(self.bind).await?;
@@ -325,6 +352,8 @@ impl EmulatorBuilder {
                 image_mode: self.image_mode,
                 body_limit: self.body_limit,
                 addr,
+                initial_balance: self.balance,
+                delivery_retry: self.delivery_retry,
             },
             self.async_delay,
             self.video_delay,
@@ -397,12 +426,20 @@ impl EmulatorHandle {
     pub fn executions(&self, task_uuid: &str) -> u32 {
         self.shared.executions(task_uuid)
     }
+    /// The account balance in USD now.
+    pub fn balance(&self) -> f64 {
+        self.shared.balance()
+    }
+    /// Sets the account balance in USD (0 makes every billed task fail with `insufficientCredits`).
+    pub fn set_balance(&self, usd: f64) {
+        self.shared.set_balance(usd);
+    }
     /// TCP connections accepted since the start or the last [`reset`](Self::reset).
     pub fn connections(&self) -> u64 {
         self.shared.connections()
     }
-    /// Forgets tasks, images, the log, the faults and the connection count (keys and settings
-    /// stay).
+    /// Forgets tasks, images, stored media, the log, the faults and the connection count, and
+    /// restores the starting balance (keys and settings stay).
     pub fn reset(&self) {
         self.shared.reset();
     }
@@ -461,6 +498,19 @@ pub struct ServeArgs {
     /// A fault rule as JSON (repeatable), e.g. `{"fault":{"kind":"httpStatus","status":503},"firstRequests":2}`.
     #[arg(long = "fault", value_name = "JSON", value_parser = FaultRule::from_json)]
     pub faults: Vec<FaultRule>,
+    /// The account balance at start, in USD; billed tasks lower it, and at 0 they fail with
+    /// `insufficientCredits` (HTTP 402).
+    #[arg(long, value_name = "USD", env = "RUNWARE_EMULATOR_BALANCE", default_value_t = DEFAULT_BALANCE)]
+    pub balance: f64,
+    /// Delivery attempts per webhook item or upload (the first included).
+    #[arg(long, value_name = "N", default_value_t = DeliveryRetry::default().attempts)]
+    pub webhook_attempts: u32,
+    /// The wait before the first webhook/upload retry, in milliseconds (doubled per retry).
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    pub webhook_backoff_ms: u64,
+    /// The longest wait between webhook/upload retries, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub webhook_backoff_max_ms: u64,
 }
 
 /// Runs the emulator until Ctrl-C, printing the base URL and the admin URL on stderr.
@@ -478,7 +528,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .image_mode(args.image_mode)
         .async_processing(Duration::from_millis(args.async_delay_ms))
         .video_processing(Duration::from_millis(args.video_delay_ms))
-        .latency(Duration::from_millis(args.latency_ms));
+        .latency(Duration::from_millis(args.latency_ms))
+        .balance(args.balance)
+        .delivery_retry(DeliveryRetry {
+            attempts: args.webhook_attempts,
+            initial_backoff: Duration::from_millis(args.webhook_backoff_ms),
+            max_backoff: Duration::from_millis(args.webhook_backoff_max_ms),
+            ..DeliveryRetry::default()
+        });
     for key in args.api_keys.into_iter().filter(|k| !k.trim().is_empty()) {
         builder = builder.api_key(key.trim().to_string());
     }
@@ -489,7 +546,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     eprintln!("Runware emulator listening on {}", handle.base_url());
     eprintln!("  WebSocket: {}", handle.ws_url());
     eprintln!(
-        "  admin:     {}/health (log, faults, latency, reset, stats)",
+        "  admin:     {}/health (log, faults, latency, balance, reset, stats)",
         handle.admin_url()
     );
     tokio::signal::ctrl_c().await?;

@@ -1,7 +1,8 @@
 //! The HTTP side: a hand-rolled accept loop (each connection is served by hyper's HTTP/1
 //! connection inside a `select!` with a per-connection kill signal and the shutdown signal, so
 //! faults can drop, stall or truncate a response), routing, the REST endpoint `POST /v1`, the
-//! image files `GET /images/<uuid>.<ext>` and the admin endpoints under `/__emulator/`.
+//! image files `GET /images/<uuid>.<ext>`, stored media `GET /media/<uuid>.<ext>` and the admin
+//! endpoints under `/__emulator/`.
 //!
 //! Admin endpoints (no key needed; the emulator is a loopback development tool):
 //!
@@ -15,7 +16,9 @@
 //! | `PUT /__emulator/latency` | `{"ms":N}` | `{"latencyMs":N}` |
 //! | `PUT /__emulator/async-delay` | `{"ms":N}` | `{"asyncDelayMs":N}` |
 //! | `PUT /__emulator/video-delay` | `{"ms":N}` | `{"videoDelayMs":N}` (long-running work: video) |
-//! | `POST /__emulator/reset` | | `{"reset":true}` (forgets tasks, images, log, faults) |
+//! | `GET /__emulator/balance` | | `{"balance":USD}` |
+//! | `PUT /__emulator/balance` | `{"amount":USD}` | `{"balance":USD}` |
+//! | `POST /__emulator/reset` | | `{"reset":true}` (forgets tasks, images, media, log, faults; restores the starting balance) |
 //! | `GET /__emulator/stats` | | counts, and executions per taskUUID |
 
 use std::convert::Infallible;
@@ -253,6 +256,7 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
         executed: Vec::new(),
         status: 0,
         fault: None,
+        delivery: None,
     };
     let finish = |mut log: LoggedRequest, resp: Response<Body>| {
         log.status = resp.status().as_u16();
@@ -551,6 +555,7 @@ fn abandoned_entry() -> LoggedRequest {
         executed: Vec::new(),
         status: 0,
         fault: None,
+        delivery: None,
     }
 }
 
@@ -643,22 +648,24 @@ fn image(shared: &Shared, path: &str) -> Response<Body> {
     }
 }
 
-/// `GET /media/<uuid>.<ext>`: a video or audio the emulator generated.
+/// `GET /media/<uuid>.<ext>`: a video or audio the emulator generated, or media stored with
+/// `mediaStorage`.
 fn media(shared: &Shared, path: &str) -> Response<Body> {
     let file = path.trim_start_matches("/media/");
     let stem = file.split('.').next().unwrap_or("");
     match shared.media(stem) {
         Some(m) => {
             let mut resp = Response::new(Body::from(m.bytes));
-            resp.headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static(m.mime));
+            if let Ok(v) = HeaderValue::from_str(&m.content_type) {
+                resp.headers_mut().insert(CONTENT_TYPE, v);
+            }
             resp
         }
         None => error_response(
             StatusCode::NOT_FOUND,
             validate::error(
                 "mediaNotFound",
-                format!("No media '{file}' on this emulator."),
+                format!("No media '{file}' on this emulator (it may have been deleted)."),
             ),
         ),
     }
@@ -735,6 +742,22 @@ async fn admin(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             }
             Err(e) => bad(e),
         },
+        (Method::GET, "balance") => {
+            json_response(StatusCode::OK, &json!({"balance": shared.balance()}))
+        }
+        (Method::PUT, "balance") => {
+            let amount = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("amount").and_then(Value::as_f64))
+                .filter(|a| a.is_finite());
+            match amount {
+                Some(a) => {
+                    shared.set_balance(a);
+                    json_response(StatusCode::OK, &json!({"balance": a}))
+                }
+                None => bad("expected {\"amount\":USD}".into()),
+            }
+        }
         (Method::POST, "reset") => {
             shared.reset();
             json_response(StatusCode::OK, &json!({"reset": true}))
@@ -744,7 +767,7 @@ async fn admin(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             validate::error(
                 "notFound",
                 format!(
-                    "No admin endpoint {m} /__emulator/{p}. See GET health, log, faults, stats; POST/DELETE faults; PUT latency, async-delay, video-delay; POST reset."
+                    "No admin endpoint {m} /__emulator/{p}. See GET health, log, faults, stats, balance; POST/DELETE faults; PUT latency, async-delay, video-delay, balance; POST reset."
                 ),
             ),
         ),

@@ -1,6 +1,7 @@
 //! The emulator's state, shared by REST and WebSocket: settings, accepted keys, the per-key task
-//! registry (conflicts, async results and what `getResponse` sees), the image store, execution
-//! counts, the request log and the fault rules. Nothing here knows a task type.
+//! registry (conflicts, async results and what `getResponse` sees), the image and media stores,
+//! execution counts, the request log, the fault rules, the account balance and the uploads
+//! waiting for their task to be billed. Nothing here knows a task type.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use crate::delivery::DeliveryRetry;
 use crate::faults::{self, RuleState};
 use crate::render::Format;
 use crate::validate::{self, ApiError};
@@ -30,6 +32,32 @@ pub(crate) struct Config {
     pub body_limit: usize,
     /// The bound address (image URLs point at it).
     pub addr: SocketAddr,
+    /// The account balance in USD at start (and after a reset).
+    pub initial_balance: f64,
+    /// How webhook and upload deliveries are retried.
+    pub delivery_retry: DeliveryRetry,
+}
+
+/// Media other than images the emulator holds, served at `/media/<uuid>.<ext>`: stored with
+/// `mediaStorage` (any bytes) or generated (videos, audio).
+#[derive(Clone)]
+pub(crate) struct StoredMedia {
+    /// The bytes.
+    pub bytes: Bytes,
+    /// Their MIME type.
+    pub content_type: String,
+    /// The file extension its URL ends with.
+    pub extension: String,
+}
+
+/// An output waiting for its task to be billed before it is PUT to `uploadEndpoint`.
+pub(crate) struct PendingUpload {
+    /// The destination.
+    pub url: String,
+    /// The output's bytes.
+    pub bytes: Bytes,
+    /// Their MIME type.
+    pub content_type: String,
 }
 
 /// An image the emulator holds (generated, uploaded or transformed).
@@ -39,15 +67,6 @@ pub(crate) struct StoredImage {
     pub bytes: Bytes,
     /// Their format.
     pub format: Format,
-}
-
-/// Media other than images (videos, audio) the emulator holds, served at `/media/<uuid>.<ext>`.
-#[derive(Clone)]
-pub(crate) struct StoredMedia {
-    /// The encoded bytes.
-    pub bytes: Bytes,
-    /// Their MIME type (`video/mp4`, `audio/wav`…).
-    pub mime: &'static str,
 }
 
 /// How an accepted async task is paced while `getResponse` polls it.
@@ -105,6 +124,8 @@ pub(crate) struct Inner {
     executions: HashMap<String, u32>,
     images: HashMap<String, StoredImage>,
     media: HashMap<String, StoredMedia>,
+    /// taskUUID → outputs to PUT once the task is billed.
+    uploads: HashMap<String, Vec<PendingUpload>>,
     log: Vec<LoggedRequest>,
     faults: Vec<RuleState>,
     rest_requests: u64,
@@ -119,6 +140,8 @@ pub(crate) struct Shared {
     async_delay: Mutex<Duration>,
     video_delay: Mutex<Duration>,
     latency: Mutex<Duration>,
+    /// The account balance in USD (one account for every key).
+    balance: Mutex<f64>,
     inner: Mutex<Inner>,
     /// Set to true when the emulator stops.
     pub shutdown: watch::Receiver<bool>,
@@ -145,6 +168,7 @@ impl Shared {
             ..Default::default()
         };
         Self {
+            balance: Mutex::new(config.initial_balance),
             config,
             async_delay: Mutex::new(async_delay),
             video_delay: Mutex::new(video_delay),
@@ -226,13 +250,16 @@ impl Shared {
     pub fn executions(&self, uuid: &str) -> u32 {
         self.inner().executions.get(uuid).copied().unwrap_or(0)
     }
-    /// Forgets tasks, images, the log, the faults and the counters.
+    /// Forgets tasks, images, media, the log, the faults and the counters, and restores the
+    /// starting balance.
     pub fn reset(&self) {
+        *lock(&self.balance) = self.config.initial_balance;
         let mut inner = self.inner();
         inner.tasks.clear();
         inner.executions.clear();
         inner.images.clear();
         inner.media.clear();
+        inner.uploads.clear();
         inner.log.clear();
         inner.faults.clear();
         inner.rest_requests = 0;
@@ -249,6 +276,7 @@ impl Shared {
             "tasks": tasks,
             "images": inner.images.len(),
             "media": inner.media.len(),
+            "balance": self.balance(),
             "faultRules": inner.faults.len(),
             "executions": inner.executions,
             "totalExecutions": inner.executions.values().map(|v| u64::from(*v)).sum::<u64>(),
@@ -262,6 +290,65 @@ impl Shared {
     /// TCP connections accepted since the start (or the last reset).
     pub fn connections(&self) -> u64 {
         self.inner().connections
+    }
+
+    /// The account balance in USD.
+    pub fn balance(&self) -> f64 {
+        *lock(&self.balance)
+    }
+    /// Sets the account balance in USD.
+    pub fn set_balance(&self, usd: f64) {
+        *lock(&self.balance) = usd;
+    }
+    /// Charges `cost` USD: lowers the balance and returns what is left, or, when the cost is
+    /// more than the balance (or the balance is not positive), leaves it alone and returns
+    /// `Err(balance)`. A cost of 0 is never refused. Rounded to micro-dollars so that many small
+    /// charges do not drift.
+    pub fn charge(&self, cost: f64) -> Result<f64, f64> {
+        let mut balance = lock(&self.balance);
+        if cost <= 0.0 {
+            return Ok(*balance);
+        }
+        if *balance <= 0.0 || cost > *balance + 1e-9 {
+            return Err(*balance);
+        }
+        *balance = ((*balance - cost) * 1e6).round() / 1e6;
+        Ok(*balance)
+    }
+
+    /// Queues an output for the task's `uploadEndpoint`.
+    pub fn queue_upload(&self, task_uuid: &str, upload: PendingUpload) {
+        self.inner()
+            .uploads
+            .entry(task_uuid.to_string())
+            .or_default()
+            .push(upload);
+    }
+    /// Takes the queued uploads of a task.
+    pub fn take_uploads(&self, task_uuid: &str) -> Vec<PendingUpload> {
+        self.inner().uploads.remove(task_uuid).unwrap_or_default()
+    }
+
+    /// Stores media under a fresh mediaUUID and returns it.
+    pub fn store_media(&self, media: StoredMedia) -> String {
+        let uuid = uuid::Uuid::new_v4().to_string();
+        self.inner().media.insert(uuid.clone(), media);
+        uuid
+    }
+    /// The media stored under `uuid`.
+    pub fn media(&self, uuid: &str) -> Option<StoredMedia> {
+        self.inner().media.get(uuid).cloned()
+    }
+    /// Deletes the media (or image) stored under `uuid`; false when there was none.
+    pub fn delete_media(&self, uuid: &str) -> bool {
+        let mut inner = self.inner();
+        let media = inner.media.remove(uuid).is_some();
+        let image = inner.images.remove(uuid).is_some();
+        media || image
+    }
+    /// The URL this emulator serves stored media at.
+    pub fn media_url(&self, uuid: &str, extension: &str) -> String {
+        format!("http://{}/media/{uuid}.{extension}", self.config.addr)
     }
 
     /// The image stored under `uuid`.
@@ -285,25 +372,6 @@ impl Shared {
             self.config.addr,
             format.extension()
         )
-    }
-
-    /// The video or audio stored under `uuid`.
-    pub fn media(&self, uuid: &str) -> Option<StoredMedia> {
-        self.inner().media.get(uuid).cloned()
-    }
-
-    /// Stores a video or audio under a fresh UUID and returns it.
-    pub fn store_media(&self, bytes: Bytes, mime: &'static str) -> String {
-        let uuid = uuid::Uuid::new_v4().to_string();
-        self.inner()
-            .media
-            .insert(uuid.clone(), StoredMedia { bytes, mime });
-        uuid
-    }
-
-    /// The URL this emulator serves stored media at.
-    pub fn media_url(&self, uuid: &str, extension: &str) -> String {
-        format!("http://{}/media/{uuid}.{extension}", self.config.addr)
     }
 
     /// Registers a task as accepted and in progress; false when the owner already has that

@@ -97,7 +97,8 @@ pub(crate) fn is_air(s: &str) -> bool {
             && p.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c) || extra.contains(&c))
     };
-    ok(source, &[]) && ok(id, &[]) && ok(version, &['.'])
+    // Curated AIRs have dots in the id too (`minimax:m2.7@0`, `tripo:v3.1@0`).
+    ok(source, &[]) && ok(id, &['.']) && ok(version, &['.'])
 }
 
 /// A task being validated: builds errors that carry its taskUUID, taskType and documentation.
@@ -413,6 +414,8 @@ mod tests {
         assert!(is_air("runware:101@1"));
         assert!(is_air("civitai:102438@133677"));
         assert!(is_air("rundiffusion:130@100.1"));
+        assert!(is_air("minimax:m2.7@0"));
+        assert!(is_air("runware:llama-3-1-8b@prompt-enhancer"));
         assert!(!is_air("runware:101"));
         assert!(!is_air("flux"));
         assert!(!is_air(":1@1"));

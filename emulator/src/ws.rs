@@ -89,6 +89,7 @@ fn handle_frame(
         executed: Vec::new(),
         status: 200,
         fault: None,
+        delivery: None,
     };
     let tasks = match parsed {
         Ok(Value::Array(tasks)) => tasks,
@@ -207,5 +208,6 @@ fn empty_log() -> LoggedRequest {
         executed: Vec::new(),
         status: 0,
         fault: None,
+        delivery: None,
     }
 }

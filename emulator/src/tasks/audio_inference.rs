@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::{Job, Keyed, Kind, TaskType, add_cost, item};
 use crate::media::audio::{self, Encoding, Voice};
-use crate::state::Shared;
+use crate::state::{Shared, StoredMedia};
 use crate::validate::{self, ApiError, Range, TaskCtx};
 
 /// The task type.
@@ -175,7 +175,11 @@ impl Job for AudioPlan {
                     Ok(Ok(b)) => b,
                     _ => return Err(ctx.err("inferenceError", "The audio could not be rendered.")),
                 };
-                let uuid = shared.store_media(bytes.clone(), encoding.mime());
+                let uuid = shared.store_media(StoredMedia {
+                    bytes: bytes.clone(),
+                    content_type: encoding.mime().into(),
+                    extension: encoding.extension().into(),
+                });
                 let mut item = item(ctx, json!({"audioUUID": uuid, "seed": seed}));
                 for t in &p.types {
                     let (field, value) = match *t {

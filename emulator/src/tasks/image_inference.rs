@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::output::{self, OutputOptions};
 use super::{Job, Keyed, Kind, TaskType, add_cost, item};
 use crate::ImageMode;
+use crate::delivery;
 use crate::render::{self, Format};
 use crate::state::Shared;
 use crate::validate::{self, ApiError, Range, TaskCtx};
@@ -172,6 +173,7 @@ impl Job for ImagePlan {
                     })?),
                 };
                 let image_uuid = shared.store_image(bytes.clone(), p.output.format);
+                delivery::queue_upload(shared, ctx, bytes.clone(), p.output.format.mime());
                 let mut item = item(ctx, json!({"imageUUID": image_uuid, "seed": seed}));
                 output::add(shared, &mut item, "image", &image_uuid, &bytes, &p.output);
                 if p.check_nsfw {

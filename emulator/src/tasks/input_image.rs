@@ -65,15 +65,18 @@ pub(super) fn invalid(ctx: &TaskCtx<'_>, param: &str) -> ApiError {
     )
 }
 
-/// Finds an image: an imageUUID the emulator holds, a data URI, raw base64, or a URL of an
-/// image this emulator serves (`…/images/<uuid>.<ext>`).
+/// Finds an image: an imageUUID (or mediaUUID) the emulator holds, a data URI, raw base64, or a
+/// URL of an image this emulator serves (`…/images/<uuid>.<ext>`, `…/media/<uuid>.<ext>`).
 pub(super) fn resolve(shared: &Shared, s: &str) -> Option<Input> {
     let s = s.trim();
     if let Ok(u) = uuid::Uuid::parse_str(s) {
         return stored(shared, u.to_string());
     }
     if s.starts_with("http://") || s.starts_with("https://") {
-        let file = s.rsplit_once("/images/")?.1;
+        let file = s
+            .rsplit_once("/images/")
+            .or_else(|| s.rsplit_once("/media/"))?
+            .1;
         let stem = file.split(['.', '?', '#']).next()?;
         let id = uuid::Uuid::parse_str(stem).ok()?.to_string();
         return stored(shared, id);
@@ -91,9 +94,18 @@ pub(super) fn resolve(shared: &Shared, s: &str) -> Option<Input> {
     })
 }
 
+/// An image the emulator holds: generated or uploaded as an image, or stored with
+/// `mediaStorage` (when those bytes are an image).
 fn stored(shared: &Shared, id: String) -> Option<Input> {
-    shared.image(&id).map(|img| Input {
-        bytes: img.bytes,
+    let bytes = match shared.image(&id) {
+        Some(img) => img.bytes,
+        None => shared
+            .media(&id)
+            .map(|m| m.bytes)
+            .filter(|b| detect_format(b).is_some())?,
+    };
+    Some(Input {
+        bytes,
         uuid: Some(id),
     })
 }

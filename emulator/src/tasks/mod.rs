@@ -38,6 +38,10 @@ mod remove_background;
 mod transform;
 mod upscale;
 mod video_inference;
+// The platform tasks: storage, the account and text.
+mod account_management;
+mod media_storage;
+mod text_inference;
 
 /// Every task type, in the order the `unsupportedTaskType` message lists them.
 const TASK_TYPES: &[TaskType] = &[
@@ -54,6 +58,9 @@ const TASK_TYPES: &[TaskType] = &[
     get_task_details::TASK,
     authentication::TASK,
     ping::TASK,
+    media_storage::TASK,
+    account_management::TASK,
+    text_inference::TASK,
 ];
 
 /// The documentation page used for task types the emulator does not know.
@@ -181,11 +188,11 @@ fn item(ctx: &TaskCtx<'_>, extra: Value) -> Value {
     item
 }
 
-/// Adds `cost` to an item when the task asked for it (`includeCost: true`).
-fn add_cost(item: &mut Value, include_cost: bool, cost: f64) {
-    if include_cost {
-        validate::set_field(item, "cost", json!(cost));
-    }
+/// Puts the item's `cost` on it. Always: the dispatcher charges the items' costs to the account
+/// and then removes `cost` unless the task asked for it (`includeCost: true`), so that what is
+/// reported and what is billed are one number. (The flag is kept for the jobs' call sites.)
+fn add_cost(item: &mut Value, _include_cost: bool, cost: f64) {
+    validate::set_field(item, "cost", json!(cost));
 }
 
 #[cfg(test)]
@@ -217,7 +224,7 @@ mod tests {
         assert_eq!(
             e.get("message").and_then(Value::as_str),
             Some(
-                "Unsupported task type '3dInference'. The emulator supports: imageInference, videoInference, audioInference, imageUpload, upscale/imageUpscale, removeBackground/imageBackgroundRemoval, caption/imageCaption, promptEnhance, modelSearch, getResponse, getTaskDetails, authentication, ping."
+                "Unsupported task type '3dInference'. The emulator supports: imageInference, videoInference, audioInference, imageUpload, upscale/imageUpscale, removeBackground/imageBackgroundRemoval, caption/imageCaption, promptEnhance, modelSearch, getResponse, getTaskDetails, authentication, ping, mediaStorage, accountManagement, textInference."
             )
         );
         assert_eq!(

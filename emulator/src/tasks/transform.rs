@@ -13,6 +13,7 @@ use super::input_image::Input;
 use super::output::{self, OutputOptions};
 use super::{Job, add_cost, item};
 use crate::ImageMode;
+use crate::delivery;
 use crate::render::{self, Transform};
 use crate::state::Shared;
 use crate::validate::{ApiError, TaskCtx};
@@ -63,6 +64,7 @@ impl Job for TransformJob {
                 }
             };
             let image_uuid = shared.store_image(out.clone(), output.format);
+            delivery::queue_upload(shared, ctx, out.clone(), output.format.mime());
             // Items always carry an inputImageUUID: an inline input gets a fresh one (holding no bytes).
             let input_uuid = input
                 .uuid

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::{Job, Keyed, Kind, TaskType, add_cost, input_image, item};
 use crate::media::video::{self, Container, VideoSpec};
-use crate::state::Shared;
+use crate::state::{Shared, StoredMedia};
 use crate::validate::{ApiError, Range, TaskCtx};
 
 /// The task type.
@@ -281,7 +281,11 @@ pub(super) async fn render_and_store(
         }
         Err(_) => return Err(ctx.err("inferenceError", "The video could not be rendered.")),
     };
-    let uuid = shared.store_media(bytes, container.mime());
+    let uuid = shared.store_media(StoredMedia {
+        bytes,
+        content_type: container.mime().into(),
+        extension: container.extension().into(),
+    });
     let url = shared.media_url(&uuid, container.extension());
     Ok((uuid, url))
 }

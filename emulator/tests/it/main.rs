@@ -11,6 +11,7 @@
 )]
 
 mod common;
+mod listener;
 
 mod abandoned;
 mod admin;
@@ -21,3 +22,8 @@ mod robustness;
 mod sdk_conformance;
 mod video;
 mod ws;
+// The platform features: deliveries, storage, the account, text.
+mod account;
+mod storage;
+mod text;
+mod webhooks;
