@@ -19,7 +19,7 @@
 //! results, images, execution counts, log, settings, balance), `delivery` (webhooks and
 //! `uploadEndpoint` PUTs), `validate` (parameter checks and
 //! Runware-shaped errors), `faults` (rule matching), [`catalog`] and [`render`] (model catalog
-//! and procedural images).
+//! and procedural images), `media` (procedural video and audio).
 // Unit tests may panic (that is how they fail); production code may not (see Cargo.toml).
 #![cfg_attr(
     test,

@@ -38,6 +38,7 @@ mod remove_background;
 mod transform;
 mod upscale;
 mod video_inference;
+mod video_tools;
 // The platform tasks: storage, the account and text.
 mod account_management;
 mod media_storage;

@@ -353,3 +353,63 @@ async fn the_video_delay_is_an_admin_setting() {
     let v = poll(&emu, &key, &id).await;
     assert_eq!(v["data"][0]["status"], "success", "{v}");
 }
+
+#[tokio::test]
+async fn the_image_tools_take_a_video_input_async_only() {
+    let key = test_key();
+    let emu = builder(&key)
+        .video_processing(Duration::ZERO)
+        .start()
+        .await
+        .unwrap();
+    let id = tid();
+    post_task(&emu, &key, with(video_task(&id), json!({"duration": 7}))).await;
+    let v = poll(&emu, &key, &id).await;
+    let video_uuid = v["data"][0]["videoUUID"].as_str().unwrap().to_string();
+    let video_url = v["data"][0]["videoURL"].as_str().unwrap().to_string();
+
+    // Sync is refused.
+    let a = post_task(
+        &emu,
+        &key,
+        json!({"taskType": "upscale", "taskUUID": tid(), "model": "bytedance:50@1", "inputs": {"video": video_uuid}}),
+    )
+    .await;
+    assert_eq!(only_error(&a)["code"], "invalidDeliveryMethod");
+
+    let run = |task: Value| {
+        let emu = &emu;
+        let key = &key;
+        async move {
+            let id = task["taskUUID"].as_str().unwrap().to_string();
+            let ack = post_task(emu, key, task).await;
+            assert_eq!(ack.status, 200, "{}", ack.json());
+            let v = poll(emu, key, &id).await;
+            assert_eq!(v["data"][0]["status"], "success", "{v}");
+            v["data"][0].clone()
+        }
+    };
+    let up = run(json!({"taskType": "upscale", "taskUUID": tid(), "deliveryMethod": "async", "model": "bytedance:50@1", "upscaleFactor": 2, "inputs": {"video": video_url}})).await;
+    assert_eq!(up["inputVideoUUID"], video_uuid.as_str());
+    let file = get(&emu, up["videoURL"].as_str().unwrap()).await;
+    check_video(&file.bytes, 640, 480, 12, 84);
+
+    let bg = run(json!({"taskType": "removeBackground", "taskUUID": tid(), "deliveryMethod": "async", "model": "bria:51@1", "inputs": {"video": video_uuid}})).await;
+    let file = get(&emu, bg["videoURL"].as_str().unwrap()).await;
+    check_video(&file.bytes, 320, 240, 12, 84);
+
+    let cap = run(json!({"taskType": "caption", "taskUUID": tid(), "deliveryMethod": "async", "inputs": {"video": video_uuid}})).await;
+    let text = cap["text"].as_str().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("[0] (0-6): "), "{text}");
+    assert!(lines[1].starts_with("[1] (6-7): "), "{text}");
+
+    let a = post_task(
+        &emu,
+        &key,
+        json!({"taskType": "caption", "taskUUID": tid(), "deliveryMethod": "async", "inputs": {"video": tid()}}),
+    )
+    .await;
+    assert_eq!(only_error(&a)["code"], "invalidVideo");
+}
