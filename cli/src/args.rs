@@ -58,8 +58,9 @@ mod help {
     pub fn timeout() -> String {
         format!(
             "Total deadline of the command in seconds, retries, backoff and polling included \
-             (default {})",
-            spec::DEFAULT_DEADLINE_MS / 1000
+             (default {}; {} for waiting on video, async work and `poll --wait`)",
+            spec::DEFAULT_DEADLINE_MS / 1000,
+            spec::DEFAULT_POLL_DEADLINE_MS / 1000
         )
     }
     pub fn limit() -> String {
@@ -186,8 +187,9 @@ mod help {
     }
     pub fn wait_deadline() -> String {
         format!(
-            "waits until every result arrived or --timeout passed (default {} s for waiting \
-             commands)",
+            "Async work is submitted, then polled (1 s, growing x1.5 to 10 s) until every result \
+             arrived or --timeout passed (default {} s for the wait), then what arrived is printed \
+             and the exit code is 3; --no-wait leaves the job to `runware poll <TASK_UUID> --wait`.",
             spec::DEFAULT_POLL_DEADLINE_MS / 1000
         )
     }
@@ -417,6 +419,7 @@ pub struct RawArgs {
 
 /// `runware poll`.
 #[derive(Debug, Args)]
+#[command(after_help = help::wait_deadline())]
 pub struct PollArgs {
     /// The taskUUID of an earlier task (printed by `--no-wait`).
     #[arg(value_name = "TASK_UUID")]
@@ -517,7 +520,7 @@ impl From<AudioFormatArg> for AudioFormat {
 
 /// `runware video`.
 #[derive(Debug, Args)]
-#[command(after_help = format!("Waiting {}.", help::wait_deadline()))]
+#[command(after_help = help::wait_deadline())]
 pub struct VideoArgs {
     /// What to film (`--prompt`).
     #[arg(long, value_name = "P", help = help::prompt("What to film"))]
@@ -569,6 +572,7 @@ pub struct VideoArgs {
 /// `runware audio`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["prompt", "speech"]))]
+#[command(after_help = help::wait_deadline())]
 pub struct AudioArgs {
     /// What to compose (`--prompt`).
     #[arg(long, value_name = "P", help = help::prompt("What to compose (with --duration)"))]
@@ -616,6 +620,7 @@ pub struct ToolInput {
 
 /// `runware remove-background`, and what `upscale` and `caption` share.
 #[derive(Debug, Args)]
+#[command(after_help = help::wait_deadline())]
 pub struct ToolArgs {
     /// What to work on.
     #[command(flatten)]
@@ -639,6 +644,7 @@ pub struct ToolArgs {
 
 /// `runware upscale`.
 #[derive(Debug, Args)]
+#[command(after_help = help::wait_deadline())]
 pub struct UpscaleArgs {
     /// The upscale factor (`--factor`).
     #[arg(long, value_name = "N", help = help::upscale_factor())]
@@ -650,6 +656,7 @@ pub struct UpscaleArgs {
 
 /// `runware caption`.
 #[derive(Debug, Args)]
+#[command(after_help = help::wait_deadline())]
 pub struct CaptionArgs {
     /// What to ask about the input (`--prompt`).
     #[arg(long, value_name = "P", help = help::prompt("What to ask about the input"))]

@@ -132,10 +132,11 @@ pub async fn wait(
     let mut delay = Duration::from_millis(u64::from(spec::DEFAULT_POLL_INTERVAL_MS));
     let mut received: Vec<Output> = Vec::new();
     let mut last: Option<TaskOutcome> = None;
+    // The taskUUID's first group is enough to tell jobs apart and keeps the bar on one line.
     spinner.message_owned(format!(
         "{} {}",
         job.task_type.as_deref().unwrap_or("task"),
-        job.task_uuid
+        job.task_uuid.get(..8).unwrap_or(&job.task_uuid)
     ));
     spinner.job_progress(None);
     loop {

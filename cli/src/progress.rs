@@ -43,7 +43,7 @@ impl Spinner {
         };
         // A template that fails to parse keeps the current style: progress is a nicety.
         let template = match progress {
-            Some(_) => "{spinner} {msg} [{bar:30}] {pos}% ({elapsed})",
+            Some(_) => "{spinner} {msg} [{bar:24}] {pos:>3}% ({elapsed})",
             None => "{spinner} {msg} ({elapsed})",
         };
         if let Ok(style) = indicatif::ProgressStyle::with_template(template) {

@@ -192,13 +192,15 @@ async fn a_video_that_never_finishes_exits_3_within_the_timeout() {
             .fault(FaultRule::new(Fault::NeverFinish).task_type("videoInference"))
     })
     .await;
+    // A first run fills the compiled-code cache, so the timed run measures the waiting.
+    h.run(&["account"]).await.assert_code(0);
     let run = h
         .run(&["--timeout", "3", "video", "--prompt", "an endless river"])
         .await;
     run.assert_code(3);
-    // Start-up and the component's compilation come on top of the 3 s of waiting.
+    // Start-up and the submission come on top of the 3 s of waiting.
     assert!(
-        run.elapsed < Duration::from_secs(20),
+        run.elapsed < Duration::from_secs(10),
         "took {:?}",
         run.elapsed
     );
@@ -297,10 +299,10 @@ async fn webhooks_get_a_post_per_result() {
         assert!(line.starts_with("POST /hook"), "{line}");
         let json: Value = serde_json::from_str(&body).expect("a JSON body");
         let text = json.to_string();
-        if let Some(v) = videos.iter().find(|v| text.contains(v.as_str())) {
-            if !delivered.contains(v) {
-                delivered.push(v.clone());
-            }
+        if let Some(v) = videos.iter().find(|v| text.contains(v.as_str()))
+            && !delivered.contains(v)
+        {
+            delivered.push(v.clone());
         }
     }
     assert!(
