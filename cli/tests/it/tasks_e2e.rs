@@ -624,3 +624,52 @@ async fn account_shows_the_balance_a_task_lowered() {
         .expect("amount");
     assert!(amount < 50.0, "billed: {}", after.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_local_video_is_uploaded_first_and_sent_by_uuid() {
+    let h = quick().await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let video = h
+        .run(&[
+            "video",
+            "--prompt",
+            "a long pan over hills",
+            "--out",
+            &dir_arg(&tmp),
+        ])
+        .await;
+    video.assert_code(0);
+    let uuid = strings(&video, "videoUUID").pop().expect("videoUUID");
+    let path = tmp.path().join(format!("{uuid}.mp4"));
+    let size = std::fs::metadata(&path).expect("saved").len();
+    assert!(
+        size > runware_host::spec::INLINE_INPUT_MAX_BYTES,
+        "the default video ({size} bytes) must be over the inline limit for this test"
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = h
+        .run(&[
+            "upscale",
+            "--video",
+            &path.to_string_lossy(),
+            "--out",
+            &dir_arg(&out),
+        ])
+        .await;
+    run.assert_code(0);
+    let uploads = h.posts_with("mediaStorage");
+    assert_eq!(uploads.len(), 1, "uploaded once");
+    let upload_uuid = run.data()[0]["inputVideoUUID"]
+        .as_str()
+        .map(str::to_owned)
+        .expect("inputVideoUUID");
+    assert!(
+        run.stderr.contains(&upload_uuid),
+        "the upload is reported: {}",
+        run.stderr
+    );
+    let sent = &h.posts_with("upscale")[0].body;
+    assert!(sent.contains(&upload_uuid), "sent by its UUID: {sent}");
+    assert!(!sent.contains("base64"), "not inlined");
+    assert_eq!(files(out.path()).len(), 1, "the upscaled video is saved");
+}
