@@ -38,7 +38,8 @@ pub(crate) struct Config {
     pub delivery_retry: DeliveryRetry,
 }
 
-/// Media stored with `mediaStorage` (any bytes: image, video, audio…).
+/// Media other than images the emulator holds, served at `/media/<uuid>.<ext>`: stored with
+/// `mediaStorage` (any bytes) or generated (videos, audio).
 #[derive(Clone)]
 pub(crate) struct StoredMedia {
     /// The bytes.
