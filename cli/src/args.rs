@@ -415,6 +415,10 @@ pub struct RawArgs {
     /// `apiKey` field is refused.
     #[arg(value_name = "FILE")]
     pub file: String,
+    /// Save every file the tasks produced (any `…URL`, `…DataURI` or `…Base64Data` field, and
+    /// `outputs.files`) to DIR as `<UUID>.<ext>`.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// `runware poll`.

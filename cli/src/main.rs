@@ -117,9 +117,34 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             let request = image_request.unwrap_or_default();
             text_to_image(&client, a, request, &spinner).await
         }
-        Command::Raw(_) => {
+        Command::Raw(a) => {
             let tasks = raw_tasks.unwrap_or_default();
-            finish_run(client.run_tasks(&tasks).await)
+            let result = client.run_tasks(&tasks).await;
+            match (&result, &a.out) {
+                (Ok(r), Some(dir)) => {
+                    // Saved before the exit code is decided: a partial success keeps its files.
+                    let outputs: Vec<_> = r
+                        .tasks
+                        .iter()
+                        .flat_map(|t| {
+                            t.data.iter().flat_map(|item| {
+                                runware_cli::save::outputs_of_item(item, &t.task_uuid, &t.task_type)
+                            })
+                        })
+                        .collect();
+                    match runware_cli::save::save_outputs(&client, dir, &outputs, None, &spinner)
+                        .await
+                    {
+                        Ok(_) => finish_run(result),
+                        Err(f) => {
+                            // The response still goes to stdout before the save failure is reported.
+                            let _ = finish_run(result);
+                            Err(f)
+                        }
+                    }
+                }
+                _ => finish_run(result),
+            }
         }
         Command::Emulate(_) => Ok(exit::OK),
         // The typed tasks and `poll`: waiting is bounded by --timeout (20 min by default).

@@ -78,6 +78,71 @@ pub async fn save_outputs(
     Ok(paths)
 }
 
+/// The files a raw task's data item names, as outputs to save: every `<x>URL`, `<x>DataURI`
+/// and `<x>Base64Data` field with its `<x>UUID`, and the `outputs.files[] {uuid, url}` of tasks
+/// such as `3dInference`. `webhookURL` and `uploadEndpoint` are destinations, not outputs.
+pub fn outputs_of_item(item_json: &str, task_uuid: &str, task_type: &str) -> Vec<Output> {
+    let Ok(serde_json::Value::Object(item)) = serde_json::from_str::<serde_json::Value>(item_json)
+    else {
+        return Vec::new();
+    };
+    let text = |k: &str| item.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let output = |uuid: Option<String>| Output {
+        task_uuid: task_uuid.to_string(),
+        task_type: task_type.to_string(),
+        kind: OutputKind::Other,
+        uuid,
+        json: item_json.to_string(),
+        ..Output::default()
+    };
+    let mut outputs = Vec::new();
+    for (key, value) in &item {
+        let Some(value) = value.as_str() else {
+            continue;
+        };
+        let (prefix, mut o) = if let Some(p) = key.strip_suffix("URL") {
+            if key == "webhookURL" {
+                continue;
+            }
+            let mut o = output(text(&format!("{p}UUID")));
+            o.url = Some(value.to_string());
+            (p, o)
+        } else if let Some(p) = key.strip_suffix("DataURI") {
+            let mut o = output(text(&format!("{p}UUID")));
+            o.data_uri = Some(value.to_string());
+            (p, o)
+        } else if let Some(p) = key.strip_suffix("Base64Data") {
+            let mut o = output(text(&format!("{p}UUID")));
+            o.base64_data = Some(value.to_string());
+            (p, o)
+        } else {
+            continue;
+        };
+        if o.uuid.is_none() {
+            o.uuid = Some(format!("{task_uuid}-{prefix}"));
+        }
+        outputs.push(o);
+    }
+    if let Some(files) = item
+        .get("outputs")
+        .and_then(|o| o.get("files"))
+        .and_then(|f| f.as_array())
+    {
+        for file in files {
+            let mut o = output(
+                file.get("uuid")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+            );
+            o.url = file.get("url").and_then(|v| v.as_str()).map(str::to_string);
+            if o.url.is_some() && o.uuid.is_some() {
+                outputs.push(o);
+            }
+        }
+    }
+    outputs
+}
+
 /// Whether an output is a file to save (not text, and carrying a URL or the bytes).
 fn has_media(o: &Output) -> bool {
     o.kind != OutputKind::Text

@@ -301,6 +301,49 @@ async fn raw_runs_a_mixed_batch_and_fills_missing_task_uuids() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn raw_out_saves_every_file_the_tasks_produced() {
+    let h = Harness::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let file = write_json(
+        &dir,
+        "tasks.json",
+        &json!([
+            image_task(json!({"numberResults": 2, "outputFormat": "PNG"})),
+            {"taskType": "audioInference", "model": "minimax:music@2.6",
+             "positivePrompt": "a calm piano melody", "duration": 10, "outputFormat": "WAV"},
+        ]),
+    );
+    let run = h
+        .run(&["raw", &file, "--out", out.to_str().expect("utf-8")])
+        .await;
+    run.assert_code(0);
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .expect("the directory was made")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 3, "two images and an audio: {names:?}");
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".png")).count(),
+        2,
+        "{names:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".wav")).count(),
+        1,
+        "{names:?}"
+    );
+    for name in &names {
+        let uuid = name.split('.').next().unwrap_or_default();
+        assert!(
+            run.stdout.contains(uuid),
+            "{name} is named after an output UUID"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn raw_reads_one_task_from_stdin() {
     let h = Harness::start().await;
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_runware"));
