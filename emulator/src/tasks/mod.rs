@@ -24,18 +24,23 @@ use crate::validate::{self, ApiError, TaskCtx};
 
 mod authentication;
 mod caption;
+mod controlnet_preprocess;
 mod get_response;
 mod get_task_details;
 mod image_inference;
+mod image_masking;
 mod image_upload;
 mod input_image;
 mod model_search;
 mod output;
 mod ping;
 mod prompt_enhance;
+mod raster;
 mod remove_background;
+mod three_d_inference;
 mod transform;
 mod upscale;
+mod vectorize;
 // The platform tasks: storage, the account and text.
 mod account_management;
 mod media_storage;
@@ -48,6 +53,10 @@ const TASK_TYPES: &[TaskType] = &[
     upscale::TASK,
     remove_background::TASK,
     caption::TASK,
+    vectorize::TASK,
+    image_masking::TASK,
+    controlnet_preprocess::TASK,
+    three_d_inference::TASK,
     prompt_enhance::TASK,
     model_search::TASK,
     get_response::TASK,
@@ -214,7 +223,7 @@ mod tests {
         assert_eq!(
             e.get("message").and_then(Value::as_str),
             Some(
-                "Unsupported task type 'videoInference'. The emulator supports: imageInference, imageUpload, upscale/imageUpscale, removeBackground/imageBackgroundRemoval, caption/imageCaption, promptEnhance, modelSearch, getResponse, getTaskDetails, authentication, ping, mediaStorage, accountManagement, textInference."
+                "Unsupported task type 'videoInference'. The emulator supports: imageInference, imageUpload, upscale/imageUpscale, removeBackground/imageBackgroundRemoval, caption/imageCaption, vectorize, imageMasking, controlNetPreprocess/imageControlNetPreProcess, 3dInference, promptEnhance, modelSearch, getResponse, getTaskDetails, authentication, ping, mediaStorage, accountManagement, textInference."
             )
         );
         assert_eq!(
