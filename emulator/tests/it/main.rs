@@ -25,3 +25,5 @@ mod account;
 mod storage;
 mod text;
 mod webhooks;
+// The remaining tools: vectorize, imageMasking, controlNetPreprocess, 3dInference.
+mod more_tools;
