@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use runware_host::{OutputFormat, OutputType, spec};
+use runware_host::{AudioFormat, OutputFormat, OutputType, VideoFormat, spec};
 
 /// The end of `runware --help`: the environment, the output streams and the exit codes.
 pub fn after_help() -> String {
@@ -58,8 +58,9 @@ mod help {
     pub fn timeout() -> String {
         format!(
             "Total deadline of the command in seconds, retries, backoff and polling included \
-             (default {})",
-            spec::DEFAULT_DEADLINE_MS / 1000
+             (default {}; {} for waiting on video, async work and `poll --wait`)",
+            spec::DEFAULT_DEADLINE_MS / 1000,
+            spec::DEFAULT_POLL_DEADLINE_MS / 1000
         )
     }
     pub fn limit() -> String {
@@ -105,10 +106,97 @@ mod help {
     pub fn output_quality() -> String {
         format!("JPEG/WEBP quality, {}", range(spec::OUTPUT_QUALITY))
     }
+    pub fn video_model() -> String {
+        format!("Model AIR (default {})", spec::DEFAULT_VIDEO_MODEL)
+    }
+    pub fn video_duration() -> String {
+        format!(
+            "Length in seconds, {} (default: the model's)",
+            range(spec::VIDEO_DURATION)
+        )
+    }
+    pub fn video_size(what: &str) -> String {
+        format!(
+            "{what} in pixels, {}, even (default: the model's)",
+            range(spec::VIDEO_SIZE)
+        )
+    }
+    pub fn fps() -> String {
+        format!(
+            "Frames per second, {} (default: the model's)",
+            range(spec::VIDEO_FPS)
+        )
+    }
+    pub fn video_number_results() -> String {
+        format!(
+            "Videos to generate, {} (default 1)",
+            range(spec::VIDEO_NUMBER_RESULTS)
+        )
+    }
+    pub fn audio_model() -> String {
+        format!(
+            "Model AIR (default {} for --prompt, {} for --speech)",
+            spec::DEFAULT_AUDIO_MODEL,
+            spec::DEFAULT_SPEECH_MODEL
+        )
+    }
+    pub fn audio_duration() -> String {
+        format!(
+            "Length in seconds, {}, with --prompt (default: the model's)",
+            range(spec::AUDIO_DURATION)
+        )
+    }
+    pub fn speech() -> String {
+        format!(
+            "Text to speak, {} characters (instead of --prompt)",
+            range(spec::SPEECH_CHARS)
+        )
+    }
+    pub fn tool_model(image_default: &str, video_default: &str) -> String {
+        format!("Model AIR (default {image_default} for --image, {video_default} for --video)")
+    }
+    pub fn upscale_factor() -> String {
+        format!("Upscale factor, {}", range(spec::UPSCALE_FACTOR))
+    }
+    pub fn versions() -> String {
+        format!(
+            "Enhanced versions to return, {} (default {})",
+            range(spec::PROMPT_VERSIONS),
+            spec::DEFAULT_PROMPT_VERSIONS
+        )
+    }
+    pub fn max_length() -> String {
+        format!(
+            "Longest enhanced prompt in characters, {} (default {})",
+            range(spec::PROMPT_MAX_LENGTH),
+            spec::DEFAULT_PROMPT_MAX_LENGTH
+        )
+    }
+    pub fn ttl() -> String {
+        format!(
+            "Seconds an output URL stays valid, {} or more (default: Runware's)",
+            spec::TTL_SECONDS.min
+        )
+    }
+    pub fn input(what: &str) -> String {
+        format!(
+            "{what}: a local file (inlined up to {} KiB, uploaded above), a URL, a data URI, \
+             base64 or a Runware UUID",
+            spec::INLINE_INPUT_MAX_BYTES / 1024
+        )
+    }
+    pub fn wait_deadline() -> String {
+        format!(
+            "Async work is submitted, then polled (1 s, growing x1.5 to 10 s) until every result \
+             arrived or --timeout passed (default {} s for the wait), then what arrived is printed \
+             and the exit code is 3; --no-wait leaves the job to `runware poll <TASK_UUID> --wait`.",
+            spec::DEFAULT_POLL_DEADLINE_MS / 1000
+        )
+    }
 }
 
-/// The Runware image-generation API from the command line, through a sandboxed WebAssembly
-/// client component.
+/// The Runware generative-media API (images, video, audio, tools, uploads) from the command
+/// line, through a sandboxed WebAssembly client component.
 #[derive(Debug, Parser)]
 #[command(name = "runware", version, after_help = after_help())]
 pub struct Cli {
@@ -164,7 +252,29 @@ pub enum Command {
     TextToImage(TextToImageArgs),
     /// Send a JSON file of tasks as they are (`-` reads stdin).
     Raw(RawArgs),
-    /// Ask for the state of an earlier task (`getResponse`).
+    /// Make a video from a prompt and optional frame or reference images (`videoInference`,
+    /// always async: submitted, then polled with a progress bar).
+    Video(VideoArgs),
+    /// Make music or sound from a prompt, or speech from text (`audioInference`).
+    Audio(AudioArgs),
+    /// Upscale an image or a video (`upscale`; a video input runs async).
+    #[command(mut_arg("model", |a| a.help(help::tool_model(spec::DEFAULT_UPSCALE_MODEL, spec::DEFAULT_VIDEO_UPSCALE_MODEL))))]
+    Upscale(UpscaleArgs),
+    /// Remove the background of an image or a video (`removeBackground`; a video input runs
+    /// async).
+    #[command(mut_arg("model", |a| a.help(help::tool_model(spec::DEFAULT_REMOVE_BACKGROUND_MODEL, spec::DEFAULT_VIDEO_REMOVE_BACKGROUND_MODEL))))]
+    RemoveBackground(ToolArgs),
+    /// Describe an image or a video in words (`caption`; the text is in the JSON response).
+    #[command(mut_arg("model", |a| a.help(help::tool_model(spec::DEFAULT_CAPTION_MODEL, spec::DEFAULT_CAPTION_MODEL))))]
+    Caption(CaptionArgs),
+    /// Upload a local file so later tasks can use its UUID (`imageUpload` for an image,
+    /// `mediaStorage` upload for other media); the UUID also goes to stderr.
+    Upload(UploadArgs),
+    /// Rewrite a prompt into richer versions (`promptEnhance`).
+    EnhancePrompt(EnhancePromptArgs),
+    /// Show the account's balance (`accountManagement` getDetails).
+    Account,
+    /// Ask for the state of an earlier task (`getResponse`), or wait for it and save its outputs.
     Poll(PollArgs),
     /// Serve the Runware emulator until Ctrl-C.
     Emulate(EmulateArgs),
@@ -309,16 +419,283 @@ pub struct RawArgs {
 
 /// `runware poll`.
 #[derive(Debug, Args)]
+#[command(after_help = help::wait_deadline())]
 pub struct PollArgs {
-    /// The taskUUID of an earlier task.
+    /// The taskUUID of an earlier task (printed by `--no-wait`).
     #[arg(value_name = "TASK_UUID")]
     pub task_uuid: String,
-    /// Poll until the task succeeded or failed (or the deadline passed).
+    /// Poll until the task succeeded or failed, or --timeout passed (then exit 3).
     #[arg(long)]
     pub wait: bool,
-    /// With --wait: how many results mean done (default 1).
+    /// With --wait: how many results mean done (default 1; `--no-wait` prints it as
+    /// `expectedResults`).
     #[arg(long, value_name = "N", requires = "wait")]
     pub expected_results: Option<u32>,
+    /// Save what the task produced to DIR as `<UUID>.<ext>` (text outputs stay in the JSON).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// The flags every typed task command takes: what Runware adds to any task, the escape hatch,
+/// and the dry run.
+#[derive(Debug, Args)]
+pub struct TaskFlags {
+    /// Ask for each result's cost (`includeCost`).
+    #[arg(long)]
+    pub include_cost: bool,
+    /// Runware also POSTs each result, as JSON, to this URL (`webhookURL`).
+    #[arg(long = "webhook", value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// Seconds an output URL stays valid (`ttl`).
+    #[arg(long, value_name = "SECS", help = help::ttl())]
+    pub ttl: Option<u32>,
+    /// Runware PUTs each output's bytes to this URL (`uploadEndpoint`).
+    #[arg(long, value_name = "URL")]
+    pub upload_endpoint: Option<String>,
+    /// A JSON object merged into the task, for parameters without a flag.
+    #[arg(long, value_name = "JSON")]
+    pub extra_json: Option<String>,
+    /// Print the task JSON that would be sent, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The flags of a command whose work may take a while: where to save it, and whether to wait.
+#[derive(Debug, Args)]
+pub struct JobFlags {
+    /// Save every output to DIR as `<UUID>.<ext>` (URLs are downloaded through the component;
+    /// text outputs stay in the JSON).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Submit and print `{"taskUUID","taskType","expectedResults"}` at once, without waiting;
+    /// `runware poll <taskUUID> --wait --out DIR` picks the work up later.
+    #[arg(long, conflicts_with = "out")]
+    pub no_wait: bool,
+}
+
+/// `--format` of a video.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum VideoFormatArg {
+    /// MP4 (H.264), Runware's default.
+    Mp4,
+    /// WEBM.
+    Webm,
+    /// QuickTime MOV.
+    Mov,
+}
+
+impl From<VideoFormatArg> for VideoFormat {
+    fn from(f: VideoFormatArg) -> Self {
+        match f {
+            VideoFormatArg::Mp4 => VideoFormat::Mp4,
+            VideoFormatArg::Webm => VideoFormat::Webm,
+            VideoFormatArg::Mov => VideoFormat::Mov,
+        }
+    }
+}
+
+/// `--format` of an audio.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AudioFormatArg {
+    /// MP3, Runware's default.
+    Mp3,
+    /// WAV (PCM).
+    Wav,
+    /// FLAC.
+    Flac,
+    /// OGG.
+    Ogg,
+}
+
+impl From<AudioFormatArg> for AudioFormat {
+    fn from(f: AudioFormatArg) -> Self {
+        match f {
+            AudioFormatArg::Mp3 => AudioFormat::Mp3,
+            AudioFormatArg::Wav => AudioFormat::Wav,
+            AudioFormatArg::Flac => AudioFormat::Flac,
+            AudioFormatArg::Ogg => AudioFormat::Ogg,
+        }
+    }
+}
+
+/// `runware video`.
+#[derive(Debug, Args)]
+#[command(after_help = help::wait_deadline())]
+pub struct VideoArgs {
+    /// What to film (`--prompt`).
+    #[arg(long, value_name = "P", help = help::prompt("What to film"))]
+    pub prompt: Option<String>,
+    /// What to avoid (`--negative-prompt`).
+    #[arg(long, value_name = "P", help = help::prompt("What to avoid"))]
+    pub negative_prompt: Option<String>,
+    /// Model AIR (`--model`).
+    #[arg(long, value_name = "AIR", help = help::video_model())]
+    pub model: Option<String>,
+    /// Length in seconds (`--duration`).
+    #[arg(long, value_name = "SECS", help = help::video_duration())]
+    pub duration: Option<f32>,
+    /// Width in pixels (`--width`).
+    #[arg(long, requires = "height", help = help::video_size("Width"))]
+    pub width: Option<u32>,
+    /// Height in pixels (`--height`).
+    #[arg(long, requires = "width", help = help::video_size("Height"))]
+    pub height: Option<u32>,
+    /// A named resolution such as 720p, for models that take one instead of a size.
+    #[arg(long, value_name = "R", conflicts_with_all = ["width", "height"])]
+    pub resolution: Option<String>,
+    /// Frames per second (`--fps`).
+    #[arg(long, value_name = "N", help = help::fps())]
+    pub fps: Option<u32>,
+    /// Seed (`--seed`).
+    #[arg(long, help = help::seed())]
+    pub seed: Option<u64>,
+    /// Videos to generate (`--number-results`).
+    #[arg(long, value_name = "N", help = help::video_number_results())]
+    pub number_results: Option<u32>,
+    /// File format (default: Runware's, mp4).
+    #[arg(long, value_enum)]
+    pub format: Option<VideoFormatArg>,
+    /// Frame images (`--image`; the first pins the first frame, the second the last).
+    #[arg(long = "image", value_name = "FILE|URL|UUID", help = help::input("A frame image (repeatable; the first pins the first frame, the second the last)"))]
+    pub images: Vec<String>,
+    /// Reference images (`--reference`).
+    #[arg(long = "reference", value_name = "FILE|URL|UUID", help = help::input("A reference image (repeatable)"))]
+    pub references: Vec<String>,
+    /// The flags every task takes.
+    #[command(flatten)]
+    pub task: TaskFlags,
+    /// Saving and waiting.
+    #[command(flatten)]
+    pub job: JobFlags,
+}
+
+/// `runware audio`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["prompt", "speech"]))]
+#[command(after_help = help::wait_deadline())]
+pub struct AudioArgs {
+    /// What to compose (`--prompt`).
+    #[arg(long, value_name = "P", help = help::prompt("What to compose (with --duration)"))]
+    pub prompt: Option<String>,
+    /// Length in seconds (`--duration`).
+    #[arg(long, value_name = "SECS", requires = "prompt", help = help::audio_duration())]
+    pub duration: Option<f32>,
+    /// Text to speak (`--speech`).
+    #[arg(long, value_name = "TEXT", conflicts_with = "prompt", help = help::speech())]
+    pub speech: Option<String>,
+    /// The voice of --speech, such as Aria (default: the model's).
+    #[arg(long, value_name = "V", requires = "speech")]
+    pub voice: Option<String>,
+    /// Model AIR (`--model`).
+    #[arg(long, value_name = "AIR", help = help::audio_model())]
+    pub model: Option<String>,
+    /// Seed (`--seed`).
+    #[arg(long, help = help::seed())]
+    pub seed: Option<u64>,
+    /// File format (default: Runware's, mp3).
+    #[arg(long, value_enum)]
+    pub format: Option<AudioFormatArg>,
+    /// Async delivery: submitted, then polled with a progress bar.
+    #[arg(long = "async")]
+    pub async_delivery: bool,
+    /// The flags every task takes.
+    #[command(flatten)]
+    pub task: TaskFlags,
+    /// Saving and waiting.
+    #[command(flatten)]
+    pub job: JobFlags,
+}
+
+/// The input of a tool: an image or a video, exactly one.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ToolInput {
+    /// The input image (`--image`).
+    #[arg(long, value_name = "FILE|URL|UUID", help = help::input("The input image"))]
+    pub image: Option<String>,
+    /// The input video (`--video`; runs async).
+    #[arg(long, value_name = "FILE|URL|UUID", help = help::input("The input video (runs async)"))]
+    pub video: Option<String>,
+}
+
+/// `runware remove-background`, and what `upscale` and `caption` share.
+#[derive(Debug, Args)]
+#[command(after_help = help::wait_deadline())]
+pub struct ToolArgs {
+    /// What to work on.
+    #[command(flatten)]
+    pub input: ToolInput,
+    /// Model AIR (default: the tool's, for an image or a video input).
+    #[arg(long, value_name = "AIR")]
+    pub model: Option<String>,
+    /// An output image's format (default: Runware's).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormatArg>,
+    /// Async delivery for an image input (a video input is always async).
+    #[arg(long = "async")]
+    pub async_delivery: bool,
+    /// The flags every task takes.
+    #[command(flatten)]
+    pub task: TaskFlags,
+    /// Saving and waiting.
+    #[command(flatten)]
+    pub job: JobFlags,
+}
+
+/// `runware upscale`.
+#[derive(Debug, Args)]
+#[command(after_help = help::wait_deadline())]
+pub struct UpscaleArgs {
+    /// The upscale factor (`--factor`).
+    #[arg(long, value_name = "N", help = help::upscale_factor())]
+    pub factor: Option<u32>,
+    /// The tool's flags.
+    #[command(flatten)]
+    pub tool: ToolArgs,
+}
+
+/// `runware caption`.
+#[derive(Debug, Args)]
+#[command(after_help = help::wait_deadline())]
+pub struct CaptionArgs {
+    /// What to ask about the input (`--prompt`).
+    #[arg(long, value_name = "P", help = help::prompt("What to ask about the input"))]
+    pub prompt: Option<String>,
+    /// The tool's flags.
+    #[command(flatten)]
+    pub tool: ToolArgs,
+}
+
+/// `runware upload`.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// The file to upload (an image goes through imageUpload, anything else through
+    /// mediaStorage); a URL or data URI is sent as it is.
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// Print the task JSON that would be sent, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `runware enhance-prompt`.
+#[derive(Debug, Args)]
+pub struct EnhancePromptArgs {
+    /// The prompt to improve (`--prompt`).
+    #[arg(long, value_name = "P", help = help::prompt("The prompt to improve"))]
+    pub prompt: String,
+    /// How many versions (`--versions`).
+    #[arg(long, value_name = "N", help = help::versions())]
+    pub versions: Option<u32>,
+    /// Longest enhanced prompt (`--max-length`).
+    #[arg(long, value_name = "N", help = help::max_length())]
+    pub max_length: Option<u32>,
+    /// Submit and print the taskUUID at once, without waiting (see `runware poll`).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// The flags every task takes.
+    #[command(flatten)]
+    pub task: TaskFlags,
 }
 
 /// `runware emulate`.

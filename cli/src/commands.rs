@@ -1,8 +1,9 @@
 //! What `model-search` and `text-to-image` do once the client exists, and the checks of
 //! `text-to-image`'s flags that clap cannot make (`--extra-json`), done before anything starts.
 //!
-//! `raw` and `poll` are one client call each and are dispatched in `main.rs`; the task file's
-//! checks are in [`crate::raw`].
+//! `raw` is one client call and is dispatched in `main.rs`; the task file's checks are in
+//! [`crate::raw`]; the typed tasks (video, audio, the tools, uploads, prompts, the account) and
+//! `poll` are in [`crate::tasks`] and [`crate::job`].
 
 use runware_host::{
     API_KEY_ENV, Client, CommonOptions, Delivery, ImageRequest, ModelSearchRequest,
@@ -34,30 +35,33 @@ pub async fn model_search(client: &Client, a: ModelSearchArgs) -> Result<u8, Fai
     Ok(exit::OK)
 }
 
-/// The request of `runware text-to-image`, with `--extra-json` checked: a JSON object, without
-/// an `apiKey` field (the key only ever comes from the environment).
-pub fn image_request(a: &TextToImageArgs) -> Result<ImageRequest, Fail> {
-    let extra_json = match &a.extra_json {
-        Some(text) => {
-            let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-                Fail::usage(format!(
-                    "--extra-json: not JSON (line {}, column {}): {e}",
-                    e.line(),
-                    e.column()
-                ))
-            })?;
-            if !v.is_object() {
-                return Err(Fail::usage("--extra-json: must be a JSON object"));
-            }
-            if v.get("apiKey").is_some() {
-                return Err(Fail::usage(format!(
-                    "--extra-json: an `apiKey` field is refused; the key is read from {API_KEY_ENV}"
-                )));
-            }
-            Some(text.clone())
-        }
-        None => None,
+/// `--extra-json`, checked: a JSON object, without an `apiKey` field (the key only ever comes
+/// from the environment). Shared by every command that takes the flag.
+pub fn check_extra_json(extra_json: Option<&String>) -> Result<Option<String>, Fail> {
+    let Some(text) = extra_json else {
+        return Ok(None);
     };
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        Fail::usage(format!(
+            "--extra-json: not JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if !v.is_object() {
+        return Err(Fail::usage("--extra-json: must be a JSON object"));
+    }
+    if v.get("apiKey").is_some() {
+        return Err(Fail::usage(format!(
+            "--extra-json: an `apiKey` field is refused; the key is read from {API_KEY_ENV}"
+        )));
+    }
+    Ok(Some(text.clone()))
+}
+
+/// The request of `runware text-to-image`, with `--extra-json` checked.
+pub fn image_request(a: &TextToImageArgs) -> Result<ImageRequest, Fail> {
+    let extra_json = check_extra_json(a.extra_json.as_ref())?;
     Ok(ImageRequest {
         positive_prompt: a.prompt.clone(),
         negative_prompt: a.negative_prompt.clone(),

@@ -9,6 +9,8 @@ pub mod args;
 pub mod commands;
 pub mod emulator;
 pub mod exit;
+pub mod job;
 pub mod progress;
 pub mod raw;
 pub mod save;
+pub mod tasks;

@@ -44,7 +44,8 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
     }
 
     // 1. Input checks, before anything starts or is sent.
-    let dry_run = matches!(&command, Command::TextToImage(a) if a.dry_run);
+    let dry_run = runware_cli::tasks::is_dry_run(&command);
+    runware_cli::tasks::precheck(&command)?;
     let raw_tasks = match &command {
         Command::Raw(a) => Some(read_tasks(&a.file)?),
         _ => None,
@@ -120,15 +121,12 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             let tasks = raw_tasks.unwrap_or_default();
             finish_run(client.run_tasks(&tasks).await)
         }
-        Command::Poll(a) => {
-            let r = if a.wait {
-                client.wait(&a.task_uuid, a.expected_results).await
-            } else {
-                client.get_response(&a.task_uuid).await
-            };
-            finish_run(r)
-        }
         Command::Emulate(_) => Ok(exit::OK),
+        // The typed tasks and `poll`: waiting is bounded by --timeout (20 min by default).
+        other => {
+            let deadline = runware_cli::job::default_deadline(global.timeout);
+            runware_cli::tasks::run_command(&client, other, &spinner, deadline).await
+        }
     };
     spinner.stop();
     if let Some((handle, _)) = emulator {

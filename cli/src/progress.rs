@@ -1,5 +1,6 @@
 //! Progress on stderr while the command waits: a spinner, only when stderr is a terminal, so
-//! that logs and pipes get plain lines and stdout stays JSON only.
+//! that logs and pipes get plain lines and stdout stays JSON only. While a job is polled it
+//! shows the elapsed time, and becomes a bar once Runware reports a `progress` (0 to 100).
 
 use std::io::IsTerminal as _;
 use std::time::Duration;
@@ -24,6 +25,33 @@ impl Spinner {
     pub fn message(&self, m: &'static str) {
         if let Some(bar) = &self.0 {
             bar.set_message(m);
+        }
+    }
+
+    /// Changes what the spinner says, with text made at run time (a taskUUID, a count).
+    pub fn message_owned(&self, m: String) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(m);
+        }
+    }
+
+    /// Shows a polled job's state: a bar at Runware's `progress` when it reports one, else the
+    /// spinner with the elapsed time.
+    pub fn job_progress(&self, progress: Option<u8>) {
+        let Some(bar) = &self.0 else {
+            return;
+        };
+        // A template that fails to parse keeps the current style: progress is a nicety.
+        let template = match progress {
+            Some(_) => "{spinner} {msg} [{bar:24}] {pos:>3}% ({elapsed})",
+            None => "{spinner} {msg} ({elapsed})",
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        if let Some(p) = progress {
+            bar.set_length(100);
+            bar.set_position(u64::from(p.min(100)));
         }
     }
 

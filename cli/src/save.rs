@@ -1,13 +1,17 @@
-//! `--out DIR`: saving the generated images as `<DIR>/<imageUUID>.<ext>`, whatever the output
-//! type (base64, data URI, or a URL downloaded through the component).
+//! `--out DIR`: saving what a task produced as `<DIR>/<UUID>.<ext>`, whatever it is (an image,
+//! a video, an audio, stored media) and however it came (base64, a data URI, or a URL downloaded
+//! through the component). Text outputs (captions, enhanced prompts) are not files: they stay in
+//! the JSON on stdout.
 //!
-//! The file name comes from the server, so it is checked before use: a hostile server cannot
-//! write outside `--out`. The extension follows the bytes' actual format when it is known.
+//! One function, [`save_outputs`], does it for every kind; `text-to-image`'s images go through it
+//! too. The file name comes from the server, so it is checked before use: a hostile server cannot
+//! write outside `--out`. The extension is the requested format's, else the URL's (or the data
+//! URI's type), else the bytes' own (their magic number), else the kind's usual one.
 
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use runware_host::{Client, Image, OutputFormat};
+use runware_host::{Client, Image, Output, OutputFormat, OutputKind};
 
 use crate::exit::{self, Fail};
 use crate::progress::Spinner;
@@ -20,55 +24,114 @@ pub async fn save_images(
     format: Option<OutputFormat>,
     spinner: &Spinner,
 ) -> Result<(), Fail> {
+    let outputs: Vec<Output> = images.iter().map(image_output).collect();
+    save_outputs(
+        client,
+        dir,
+        &outputs,
+        format.map(OutputFormat::extension),
+        spinner,
+    )
+    .await
+    .map(drop)
+}
+
+/// An `imageInference` image as the generic output record.
+fn image_output(image: &Image) -> Output {
+    Output {
+        task_uuid: image.task_uuid.clone(),
+        task_type: "imageInference".into(),
+        kind: OutputKind::Image,
+        uuid: Some(image.image_uuid.clone()),
+        url: image.image_url.clone(),
+        data_uri: image.image_data_uri.clone(),
+        base64_data: image.image_base64_data.clone(),
+        text: None,
+        seed: image.seed,
+        cost: image.cost,
+        json: String::new(),
+    }
+}
+
+/// Creates `dir` and saves every output that carries media into it as `<UUID>.<ext>`, saying
+/// each path on stderr; returns the paths. `format` is the extension of the requested format,
+/// when one was requested. Text outputs, and outputs without media (a deletion), are skipped.
+pub async fn save_outputs(
+    client: &Client,
+    dir: &Path,
+    outputs: &[Output],
+    format: Option<&'static str>,
+    spinner: &Spinner,
+) -> Result<Vec<PathBuf>, Fail> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Fail::with_code(
             exit::RESPONSE_ERRORS,
             format!("--out {}: cannot create the directory: {e}", dir.display()),
         )
     })?;
-    for image in images {
-        let path = save_image(client, dir, image, format).await?;
+    let mut paths = Vec::new();
+    for output in outputs.iter().filter(|o| has_media(o)) {
+        let path = save_output(client, dir, output, format).await?;
         spinner.println(&format!("runware: saved {}", path.display()));
+        paths.push(path);
     }
-    Ok(())
+    Ok(paths)
 }
 
-/// Writes one image as `<dir>/<imageUUID>.<ext>`.
-async fn save_image(
+/// Whether an output is a file to save (not text, and carrying a URL or the bytes).
+fn has_media(o: &Output) -> bool {
+    o.kind != OutputKind::Text
+        && (o.url.is_some() || o.data_uri.is_some() || o.base64_data.is_some())
+}
+
+/// The usual extension of a kind, the last resort.
+fn kind_ext(kind: OutputKind) -> &'static str {
+    match kind {
+        OutputKind::Image => "jpg",
+        OutputKind::Video => "mp4",
+        OutputKind::Audio => "mp3",
+        OutputKind::Text => "txt",
+        OutputKind::Other => "bin",
+    }
+}
+
+/// Writes one output as `<dir>/<UUID>.<ext>`.
+async fn save_output(
     client: &Client,
     dir: &Path,
-    image: &Image,
-    format: Option<OutputFormat>,
+    output: &Output,
+    format: Option<&'static str>,
 ) -> Result<PathBuf, Fail> {
-    let who = format!("image {} (taskUUID {})", image.image_uuid, image.task_uuid);
+    let uuid = output.uuid.as_deref().unwrap_or_default();
+    let who = format!("output {uuid} (taskUUID {})", output.task_uuid);
     let bad = |m: String| Fail::with_code(exit::RESPONSE_ERRORS, format!("{who}: {m}"));
-    let (bytes, hinted_ext) = if let Some(b64) = &image.image_base64_data {
+    let name = safe_file_stem(uuid)
+        .ok_or_else(|| bad("its UUID is not usable as a file name".to_string()))?;
+    let (bytes, hinted_ext) = if let Some(b64) = &output.base64_data {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
-            .map_err(|e| bad(format!("imageBase64Data is not base64: {e}")))?;
+            .map_err(|e| bad(format!("its base64 data is not base64: {e}")))?;
         (bytes, None)
-    } else if let Some(uri) = &image.image_data_uri {
+    } else if let Some(uri) = &output.data_uri {
         let (mime, data) = parse_data_uri(uri)
-            .ok_or_else(|| bad("imageDataURI is not a base64 data: URI".to_string()))?;
+            .ok_or_else(|| bad("its data URI is not a base64 data: URI".to_string()))?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(data.trim())
-            .map_err(|e| bad(format!("imageDataURI is not base64: {e}")))?;
+            .map_err(|e| bad(format!("its data URI is not base64: {e}")))?;
         (bytes, ext_from_mime(mime))
-    } else if let Some(url) = &image.image_url {
+    } else if let Some(url) = &output.url {
         let bytes = client.download(url).await.map_err(|e| {
             let code = exit::exit_code(&e);
             Fail::with_code(code, format!("{who}: download: {e}"))
         })?;
         (bytes, ext_from_url(url))
     } else {
-        return Err(bad("the response carries no image data".to_string()));
+        return Err(bad("the response carries no data".to_string()));
     };
-    let ext = sniff_ext(&bytes)
+    let ext = format
         .or(hinted_ext)
-        .or(format.map(OutputFormat::extension))
-        .unwrap_or("jpg");
-    let name = safe_file_stem(&image.image_uuid)
-        .ok_or_else(|| bad("imageUUID is not usable as a file name".to_string()))?;
+        .or_else(|| sniff_ext(&bytes))
+        .unwrap_or(kind_ext(output.kind));
     let path = dir.join(format!("{name}.{ext}"));
     std::fs::write(&path, &bytes)
         .map_err(|e| bad(format!("cannot write {}: {e}", path.display())))?;
@@ -83,12 +146,21 @@ pub fn parse_data_uri(uri: &str) -> Option<(&str, &str)> {
     Some((mime, data))
 }
 
-/// The extension for an image MIME type, for the formats Runware returns.
-fn ext_from_mime(mime: &str) -> Option<&'static str> {
+/// The extension for a MIME type, for the formats Runware returns.
+pub fn ext_from_mime(mime: &str) -> Option<&'static str> {
     match mime.to_ascii_lowercase().as_str() {
         "image/png" => Some("png"),
         "image/jpeg" | "image/jpg" => Some("jpg"),
         "image/webp" => Some("webp"),
+        "image/svg+xml" => Some("svg"),
+        "video/mp4" => Some("mp4"),
+        "video/webm" => Some("webm"),
+        "video/quicktime" => Some("mov"),
+        "audio/mpeg" | "audio/mp3" => Some("mp3"),
+        "audio/wav" | "audio/x-wav" | "audio/wave" => Some("wav"),
+        "audio/flac" | "audio/x-flac" => Some("flac"),
+        "audio/ogg" => Some("ogg"),
+        "model/gltf-binary" => Some("glb"),
         _ => None,
     }
 }
@@ -97,30 +169,60 @@ fn ext_from_mime(mime: &str) -> Option<&'static str> {
 /// returns.
 pub fn ext_from_url(url: &str) -> Option<&'static str> {
     let path = url.split(['?', '#']).next()?;
-    let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    let last = path.rsplit('/').next()?;
+    let ext = last.rsplit_once('.')?.1.to_ascii_lowercase();
+    const KNOWN: [&str; 12] = [
+        "png", "jpg", "webp", "svg", "glb", "mp4", "webm", "mov", "mp3", "wav", "flac", "ogg",
+    ];
     match ext.as_str() {
-        "png" => Some("png"),
-        "jpg" | "jpeg" => Some("jpg"),
-        "webp" => Some("webp"),
-        _ => None,
+        "jpeg" => Some("jpg"),
+        e => KNOWN.into_iter().find(|k| *k == e),
     }
 }
 
 /// The format the bytes actually are, from their magic number.
 pub fn sniff_ext(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+    let at = |offset: usize, sig: &[u8]| bytes.get(offset..offset + sig.len()) == Some(sig);
+    if at(0, b"\x89PNG\r\n\x1a\n") {
         Some("png")
-    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+    } else if at(0, &[0xff, 0xd8, 0xff]) {
         Some("jpg")
-    } else if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
+    } else if at(0, b"RIFF") && at(8, b"WEBP") {
         Some("webp")
+    } else if at(0, b"RIFF") && at(8, b"WAVE") {
+        Some("wav")
+    } else if at(4, b"ftypqt") {
+        Some("mov")
+    } else if at(4, b"ftyp") {
+        Some("mp4")
+    } else if at(0, &[0x1a, 0x45, 0xdf, 0xa3]) {
+        Some("webm")
+    } else if at(0, b"ID3") || at(0, &[0xff, 0xfb]) || at(0, &[0xff, 0xf3]) || at(0, &[0xff, 0xf2])
+    {
+        Some("mp3")
+    } else if at(0, b"fLaC") {
+        Some("flac")
+    } else if at(0, b"OggS") {
+        Some("ogg")
+    } else if at(0, b"glTF") {
+        Some("glb")
+    } else if is_svg(bytes) {
+        Some("svg")
     } else {
         None
     }
 }
 
-/// An imageUUID as a file name: letters, digits, `-` and `_` only (a hostile server cannot
-/// write outside `--out`).
+/// Whether the bytes start like an SVG document (`<svg`, or an XML prolog followed by one).
+fn is_svg(bytes: &[u8]) -> bool {
+    let head = bytes.get(..bytes.len().min(512)).unwrap_or(bytes);
+    let text = String::from_utf8_lossy(head);
+    let t = text.trim_start();
+    t.starts_with("<svg") || (t.starts_with("<?xml") && t.contains("<svg"))
+}
+
+/// A UUID as a file name: letters, digits, `-` and `_` only (a hostile server cannot write
+/// outside `--out`).
 pub fn safe_file_stem(uuid: &str) -> Option<&str> {
     let ok = !uuid.is_empty()
         && uuid.len() <= 128

@@ -48,6 +48,10 @@ pub const CATEGORIES: &[&str] = &[
     "vectorize",
     "controlNetPreprocess",
     "3dInference",
+    // Video and audio models (and the video tools): the SDK's typed `category` lists only the
+    // image categories, so these two are the emulator's own, named after the task families.
+    "video",
+    "audio",
 ];
 
 /// The architectures `modelSearch` accepts (runware-api.md §7).
@@ -125,6 +129,25 @@ pub const ARCHITECTURES: &[&str] = &[
     "vit",
     "wonder",
     "yolov8",
+    // Video and audio model families (one per provider line), the emulator's own names.
+    "kling",
+    "veo",
+    "seedance",
+    "hailuo",
+    "wan",
+    "ltx",
+    "pixverse",
+    "vidu",
+    "runway",
+    "video_upscaler",
+    "video_background_removal",
+    "minimax_music",
+    "minimax_speech",
+    "ace_step",
+    "gemini_tts",
+    "inworld_tts",
+    "xai_tts",
+    "mirelo_sfx",
 ];
 
 /// The checkpoint types `modelSearch` filters on with `type` (runware-api.md §7, plus
@@ -581,10 +604,51 @@ mod tests {
     #[test]
     fn the_json_parses_with_every_model() {
         let models = models().expect("catalog.json parses");
-        assert_eq!(models.len(), 153);
-        assert_eq!(len(), 153);
+        assert!(models.len() >= 174, "{}", models.len());
+        assert_eq!(len(), models.len());
         let airs: std::collections::HashSet<_> = models.iter().map(|m| m.air.as_str()).collect();
-        assert_eq!(airs.len(), 153, "duplicate AIRs");
+        assert_eq!(airs.len(), models.len(), "duplicate AIRs");
+    }
+
+    #[test]
+    fn video_and_audio_models_are_found_by_category_and_architecture() {
+        let cat = |c: &str| {
+            airs(&search(&SearchQuery {
+                category: Some(c.into()),
+                limit: MAX_LIMIT,
+                ..q()
+            }))
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+        };
+        let video = cat("video");
+        assert!(
+            video
+                .iter()
+                .any(|a| a == "klingai:kling-video@2.6-standard"),
+            "{video:?}"
+        );
+        // The video tools are filed under the task type that runs them, as the image tools are.
+        let upscalers = cat("upscale");
+        assert!(
+            upscalers.iter().any(|a| a == "bytedance:50@1"),
+            "{upscalers:?}"
+        );
+        let removers = cat("removeBackground");
+        assert!(removers.iter().any(|a| a == "bria:51@1"), "{removers:?}");
+        let audio = cat("audio");
+        for air in ["minimax:music@2.6", "minimax:speech@2.8"] {
+            assert!(audio.iter().any(|a| a == air), "{air} in {audio:?}");
+        }
+        let kling = search(&SearchQuery {
+            architecture: Some("kling".into()),
+            ..q()
+        });
+        assert!(kling.total_results >= 3);
+        for air in video.iter().chain(&audio) {
+            assert!(crate::validate::is_air(air), "{air}");
+        }
     }
 
     #[test]

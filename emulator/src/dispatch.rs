@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::delivery;
 use crate::faults;
-use crate::state::{Outcome, Shared};
+use crate::state::{Outcome, Pace, Shared};
 use crate::tasks::{self, Keyed, Kind};
 use crate::validate::{self, ApiError, TaskCtx};
 
@@ -27,6 +27,9 @@ pub(crate) enum Output {
     Data(Vec<Value>),
     /// One error.
     Error(ApiError),
+    /// Data items and an error of the same task (a failed long-running task as `getResponse`
+    /// reports it: a `status: "error"` item and the top-level error).
+    DataAndError(Vec<Value>, ApiError),
     /// Nothing (an authentication task over REST).
     Nothing,
 }
@@ -38,8 +41,11 @@ pub(crate) struct TaskOpts {
     pub dry_run: bool,
     /// An injected task error code for the work tasks of this request.
     pub task_error: Option<String>,
-    /// Only tasks of this type get the injected task error (None: every work task).
+    /// Only tasks of this type get the injected task error or never finish (None: every work
+    /// task).
     pub task_error_type: Option<String>,
+    /// The `neverFinish` fault: async work tasks of this request stay `processing` forever.
+    pub never_finish: bool,
 }
 
 /// The result of running one task.
@@ -213,16 +219,21 @@ async fn run_work(
         return TaskRun::err(tasks::conflict(ctx));
     }
     let is_async = delivery == "async";
-    let delay = if is_async {
-        shared.async_delay()
-    } else {
-        Duration::ZERO
+    let targeted = opts
+        .task_error_type
+        .as_deref()
+        .is_none_or(|t| t == task_type);
+    let pace = match (job.long(), opts.never_finish && targeted && is_async) {
+        (_, true) => Pace::Never,
+        (true, false) => Pace::Long,
+        (false, false) => Pace::Standard,
     };
-    let injected = opts.task_error.as_ref().filter(|_| {
-        opts.task_error_type
-            .as_deref()
-            .is_none_or(|t| t == task_type)
-    });
+    let delay = match (is_async, pace) {
+        (false, _) => Duration::ZERO,
+        (true, Pace::Standard) => shared.async_delay(),
+        (true, Pace::Long | Pace::Never) => shared.video_delay(),
+    };
+    let injected = opts.task_error.as_ref().filter(|_| targeted);
     let result = match injected {
         Some(code) => Err(ctx.err(code, faults::task_error_message(code))),
         None => job.run(shared, ctx, include_cost).await,
@@ -246,7 +257,7 @@ async fn run_work(
     delivery::flush_uploads(shared, task_uuid);
     let run = match (&result, is_async) {
         (Ok(items), false) => {
-            shared.finish(owner, task_uuid, Outcome::Items(items.clone()), delay);
+            shared.finish(owner, task_uuid, Outcome::Items(items.clone()), delay, pace);
             TaskRun::executed(Output::Data(items.clone()), task_uuid)
         }
         (Err(e), false) => {
@@ -255,11 +266,11 @@ async fn run_work(
             TaskRun::err(e.clone())
         }
         (Ok(items), true) => {
-            shared.finish(owner, task_uuid, Outcome::Items(items.clone()), delay);
+            shared.finish(owner, task_uuid, Outcome::Items(items.clone()), delay, pace);
             TaskRun::executed(Output::Data(vec![tasks::ack(ctx)]), task_uuid)
         }
         (Err(e), true) => {
-            shared.finish(owner, task_uuid, Outcome::Error(e.clone()), delay);
+            shared.finish(owner, task_uuid, Outcome::Error(e.clone()), delay, pace);
             TaskRun::executed(Output::Data(vec![tasks::ack(ctx)]), task_uuid)
         }
     };

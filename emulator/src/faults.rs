@@ -112,6 +112,7 @@ pub(crate) fn name(fault: &Fault) -> String {
         Fault::ReverseOrder => "reverseOrder".into(),
         Fault::ErrorWithoutTaskUuid => "errorWithoutTaskUuid".into(),
         Fault::RandomTransient => "randomTransient".into(),
+        Fault::NeverFinish => "neverFinish".into(),
     }
 }
 

@@ -19,7 +19,7 @@
 //! results, images, execution counts, log, settings, balance), `delivery` (webhooks and
 //! `uploadEndpoint` PUTs), `validate` (parameter checks and
 //! Runware-shaped errors), `faults` (rule matching), [`catalog`] and [`render`] (model catalog
-//! and procedural images).
+//! and procedural images), `media` (procedural video and audio).
 // Unit tests may panic (that is how they fail); production code may not (see Cargo.toml).
 #![cfg_attr(
     test,
@@ -36,6 +36,7 @@ pub mod catalog;
 mod delivery;
 mod dispatch;
 mod faults;
+pub mod media;
 pub mod render;
 mod server;
 mod state;
@@ -122,6 +123,10 @@ pub enum Fault {
     ReverseOrder,
     /// Add an error item without `taskUUID` to the response.
     ErrorWithoutTaskUuid,
+    /// Accept the matching async work tasks normally, but keep them `processing` forever (with
+    /// a `progress` that stops at 99 for long-running work): for a client's poll-deadline tests.
+    /// Sync tasks are unaffected. Target a task type with the rule's `taskType`.
+    NeverFinish,
     /// Pick one of the transient faults above at random (HTTP 429/500/502/503/504, a transient
     /// task error, reset after accept, truncated body), from the rule's seeded generator.
     RandomTransient,
@@ -240,12 +245,17 @@ pub struct EmulatorBuilder {
     bind: SocketAddr,
     image_mode: ImageMode,
     async_delay: Duration,
+    video_delay: Duration,
     latency: Duration,
     faults: Vec<FaultRule>,
     body_limit: usize,
     balance: f64,
     delivery_retry: DeliveryRetry,
 }
+
+/// How long long-running work (video) stays `processing` by default: long enough to see
+/// `progress` rise, short enough for tests.
+pub const DEFAULT_VIDEO_PROCESSING: Duration = Duration::from_secs(2);
 
 impl Default for EmulatorBuilder {
     fn default() -> Self {
@@ -254,6 +264,7 @@ impl Default for EmulatorBuilder {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             image_mode: ImageMode::Render,
             async_delay: Duration::ZERO,
+            video_delay: DEFAULT_VIDEO_PROCESSING,
             latency: Duration::ZERO,
             faults: Vec::new(),
             body_limit: DEFAULT_BODY_LIMIT,
@@ -268,7 +279,8 @@ pub struct Emulator;
 
 impl Emulator {
     /// A builder with the defaults: `127.0.0.1:0`, no accepted key, rendered images, async
-    /// processing time 0, no latency, no faults.
+    /// processing time 0, video processing time [`DEFAULT_VIDEO_PROCESSING`], no latency, no
+    /// faults.
     pub fn builder() -> EmulatorBuilder {
         EmulatorBuilder::default()
     }
@@ -294,6 +306,12 @@ impl EmulatorBuilder {
     /// How long an async task stays `processing` before its results are ready.
     pub fn async_processing(mut self, delay: Duration) -> Self {
         self.async_delay = delay;
+        self
+    }
+    /// How long long-running async work (`videoInference`, the tools on a video input) stays
+    /// `processing`, its `progress` rising meanwhile (default [`DEFAULT_VIDEO_PROCESSING`]).
+    pub fn video_processing(mut self, delay: Duration) -> Self {
+        self.video_delay = delay;
         self
     }
     /// Service latency added to every `POST /v1` response.
@@ -338,6 +356,7 @@ impl EmulatorBuilder {
                 delivery_retry: self.delivery_retry,
             },
             self.async_delay,
+            self.video_delay,
             self.latency,
             self.faults,
             shutdown_rx.clone(),
@@ -393,6 +412,11 @@ impl EmulatorHandle {
     /// Sets the async processing time at run time.
     pub fn set_async_processing(&self, delay: Duration) {
         self.shared.set_async_delay(delay);
+    }
+    /// Sets the video (long-running work) processing time at run time; lowering it also
+    /// shortens the tasks already accepted.
+    pub fn set_video_processing(&self, delay: Duration) {
+        self.shared.set_video_delay(delay);
     }
     /// The request log, oldest first.
     pub fn request_log(&self) -> Vec<LoggedRequest> {
@@ -460,6 +484,14 @@ pub struct ServeArgs {
     /// How long async tasks stay `processing`, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub async_delay_ms: u64,
+    /// How long video tasks (long-running work) stay `processing`, in milliseconds.
+    #[arg(
+        long,
+        value_name = "MS",
+        env = "RUNWARE_EMULATOR_VIDEO_DELAY_MS",
+        default_value_t = 2000
+    )]
+    pub video_delay_ms: u64,
     /// Service latency added to every REST response, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
@@ -495,6 +527,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .bind(SocketAddr::new(args.host, args.port))
         .image_mode(args.image_mode)
         .async_processing(Duration::from_millis(args.async_delay_ms))
+        .video_processing(Duration::from_millis(args.video_delay_ms))
         .latency(Duration::from_millis(args.latency_ms))
         .balance(args.balance)
         .delivery_retry(DeliveryRetry {

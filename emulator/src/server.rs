@@ -15,6 +15,7 @@
 //! | `DELETE /__emulator/faults` | | `{"faults":0}` |
 //! | `PUT /__emulator/latency` | `{"ms":N}` | `{"latencyMs":N}` |
 //! | `PUT /__emulator/async-delay` | `{"ms":N}` | `{"asyncDelayMs":N}` |
+//! | `PUT /__emulator/video-delay` | `{"ms":N}` | `{"videoDelayMs":N}` (long-running work: video) |
 //! | `GET /__emulator/balance` | | `{"balance":USD}` |
 //! | `PUT /__emulator/balance` | `{"amount":USD}` | `{"balance":USD}` |
 //! | `POST /__emulator/reset` | | `{"reset":true}` (forgets tasks, images, media, log, faults; restores the starting balance) |
@@ -388,14 +389,16 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
     };
 
     // 5. The tasks, independently.
-    let (task_error, task_error_type) = match &fault {
-        Some((Fault::TaskError { code }, _, tt)) => (Some(code.clone()), tt.clone()),
-        _ => (None, None),
+    let (task_error, task_error_type, never_finish) = match &fault {
+        Some((Fault::TaskError { code }, _, tt)) => (Some(code.clone()), tt.clone(), false),
+        Some((Fault::NeverFinish, _, tt)) => (None, tt.clone(), true),
+        _ => (None, None, false),
     };
     let opts = TaskOpts {
         dry_run,
         task_error,
         task_error_type,
+        never_finish,
     };
     // From here on tasks execute: a client that gives up (a timeout) drops this future, and the
     // guard still logs the request with what it executed (status 0, as for a dropped connection).
@@ -413,6 +416,10 @@ async fn rest(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) ->
             }
             Output::Nothing => succeeded += 1,
             Output::Error(e) => errors.push(e),
+            Output::DataAndError(items, e) => {
+                data.extend(items);
+                errors.push(e);
+            }
         }
         log.executed.extend(run.executed);
     }
@@ -641,7 +648,8 @@ fn image(shared: &Shared, path: &str) -> Response<Body> {
     }
 }
 
-/// `GET /media/<uuid>.<ext>`: media stored with `mediaStorage`.
+/// `GET /media/<uuid>.<ext>`: media stored with `mediaStorage`, and the videos and audio the
+/// emulator generated.
 fn media(shared: &Shared, path: &str) -> Response<Body> {
     let file = path.trim_start_matches("/media/");
     let stem = file.split('.').next().unwrap_or("");
@@ -743,6 +751,13 @@ async fn admin(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                 None => bad("expected {\"amount\":USD}".into()),
             }
         }
+        (Method::PUT, "video-delay") => match ms_of(&body) {
+            Ok(ms) => {
+                shared.set_video_delay(Duration::from_millis(ms));
+                json_response(StatusCode::OK, &json!({"videoDelayMs": ms}))
+            }
+            Err(e) => bad(e),
+        },
         (Method::POST, "reset") => {
             shared.reset();
             json_response(StatusCode::OK, &json!({"reset": true}))
@@ -752,7 +767,7 @@ async fn admin(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             validate::error(
                 "notFound",
                 format!(
-                    "No admin endpoint {m} /__emulator/{p}. See GET health, log, faults, stats, balance; POST/DELETE faults; PUT latency, async-delay, balance; POST reset."
+                    "No admin endpoint {m} /__emulator/{p}. See GET health, log, faults, stats, balance; POST/DELETE faults; PUT latency, async-delay, video-delay, balance; POST reset."
                 ),
             ),
         ),

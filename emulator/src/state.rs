@@ -38,7 +38,8 @@ pub(crate) struct Config {
     pub delivery_retry: DeliveryRetry,
 }
 
-/// Media stored with `mediaStorage` (any bytes: image, video, audio…).
+/// Media other than images the emulator holds, served at `/media/<uuid>.<ext>`: stored with
+/// `mediaStorage` (any bytes) or generated (videos, audio).
 #[derive(Clone)]
 pub(crate) struct StoredMedia {
     /// The bytes.
@@ -68,6 +69,19 @@ pub(crate) struct StoredImage {
     pub format: Format,
 }
 
+/// How an accepted async task is paced while `getResponse` polls it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pace {
+    /// Ready after the async delay; `processing` items carry no `progress`.
+    Standard,
+    /// Long-running work (video): ready after the video delay, `processing` items carry a
+    /// `progress` (0-99) computed from the elapsed time, and a task error is reported in both
+    /// shapes (a top-level error and a `status: "error"` item with a nested `error`).
+    Long,
+    /// Like [`Pace::Long`] but never ready (the `neverFinish` fault): `progress` stops at 99.
+    Never,
+}
+
 /// What a finished task produced.
 #[derive(Clone)]
 pub(crate) enum Outcome {
@@ -86,6 +100,7 @@ struct TaskRecord {
     request: Value,
     accepted: Instant,
     delay: Duration,
+    pace: Pace,
     /// How many items it will produce (shown as `processing` until it finished).
     expected: usize,
     outcome: Outcome,
@@ -123,6 +138,7 @@ pub(crate) struct Shared {
     /// Settings fixed at start-up.
     pub config: Config,
     async_delay: Mutex<Duration>,
+    video_delay: Mutex<Duration>,
     latency: Mutex<Duration>,
     /// The account balance in USD (one account for every key).
     balance: Mutex<f64>,
@@ -142,6 +158,7 @@ impl Shared {
     pub fn new(
         config: Config,
         async_delay: Duration,
+        video_delay: Duration,
         latency: Duration,
         faults: Vec<FaultRule>,
         shutdown: watch::Receiver<bool>,
@@ -154,6 +171,7 @@ impl Shared {
             balance: Mutex::new(config.initial_balance),
             config,
             async_delay: Mutex::new(async_delay),
+            video_delay: Mutex::new(video_delay),
             latency: Mutex::new(latency),
             inner: Mutex::new(inner),
             shutdown,
@@ -206,6 +224,14 @@ impl Shared {
     /// How long async tasks stay `processing`.
     pub fn async_delay(&self) -> Duration {
         *lock(&self.async_delay)
+    }
+    /// Sets how long long-running (video) tasks stay `processing`.
+    pub fn set_video_delay(&self, d: Duration) {
+        *lock(&self.video_delay) = d;
+    }
+    /// How long long-running (video) tasks stay `processing`.
+    pub fn video_delay(&self) -> Duration {
+        *lock(&self.video_delay)
     }
     /// Appends a request log entry.
     pub fn log(&self, entry: LoggedRequest) {
@@ -372,6 +398,7 @@ impl Shared {
                 request,
                 accepted: Instant::now(),
                 delay: Duration::ZERO,
+                pace: Pace::Standard,
                 expected,
                 outcome: Outcome::Pending,
             },
@@ -386,13 +413,14 @@ impl Shared {
         }
     }
 
-    /// Records a reserved task's outcome, ready `delay` after now (async) or at once, and counts
-    /// the execution.
-    pub fn finish(&self, owner: &str, uuid: &str, outcome: Outcome, delay: Duration) {
+    /// Records a reserved task's outcome, ready `delay` after now (async) or at once, paced by
+    /// `pace`, and counts the execution.
+    pub fn finish(&self, owner: &str, uuid: &str, outcome: Outcome, delay: Duration, pace: Pace) {
         let mut inner = self.inner();
         if let Some(rec) = inner.tasks.get_mut(owner).and_then(|t| t.get_mut(uuid)) {
             rec.outcome = outcome;
             rec.delay = delay;
+            rec.pace = pace;
             if delay.is_zero() {
                 rec.accepted = Instant::now();
             }
@@ -413,13 +441,46 @@ impl Shared {
     pub fn task_view(&self, owner: &str, uuid: &str) -> Option<TaskView> {
         // Lowering the async delay at run time also shortens tasks already accepted, so a test
         // can observe `processing`, set the delay to 0, and observe `success` without sleeping.
-        let current_delay = self.async_delay();
+        let (async_delay, video_delay) = (self.async_delay(), self.video_delay());
         let inner = self.inner();
         let rec = inner.tasks.get(owner)?.get(uuid)?;
-        let delay = rec.delay.min(current_delay);
         let now = Instant::now();
-        let processing_item =
-            || json!({"taskType": rec.task_type, "taskUUID": uuid, "status": "processing"});
+        let delay = match rec.pace {
+            Pace::Standard => rec.delay.min(async_delay),
+            Pace::Long => rec.delay.min(video_delay),
+            // Far enough to never be reached, near enough not to overflow `Instant`.
+            Pace::Never => Duration::from_secs(100 * 365 * 24 * 3600),
+        };
+        // Long work reports how far it got: the elapsed share of the delay (of the video delay
+        // for a task that never finishes), below 100 until it is done.
+        let progress = match rec.pace {
+            Pace::Standard => None,
+            Pace::Long | Pace::Never => {
+                let span = if rec.pace == Pace::Never {
+                    video_delay
+                } else {
+                    delay
+                };
+                let elapsed = now.saturating_duration_since(rec.accepted).as_secs_f64();
+                let share = if span.is_zero() {
+                    1.0
+                } else {
+                    elapsed / span.as_secs_f64()
+                };
+                // Clamped to 0..=99 first, so the cast is exact.
+                #[expect(clippy::cast_possible_truncation, reason = "clamped to 0..=99")]
+                let pct = (share * 100.0).clamp(0.0, 99.0) as u8;
+                Some(pct)
+            }
+        };
+        let processing_item = || {
+            let mut item =
+                json!({"taskType": rec.task_type, "taskUUID": uuid, "status": "processing"});
+            if let Some(p) = progress {
+                validate::set_field(&mut item, "progress", json!(p));
+            }
+            item
+        };
         let processing =
             |n: usize| -> Vec<Value> { (0..n.max(1)).map(|_| processing_item()).collect() };
         let (data, errors) = match &rec.outcome {
@@ -442,10 +503,22 @@ impl Shared {
             }
             Outcome::Error(e) => {
                 if now >= rec.accepted + delay {
-                    (
-                        vec![],
-                        vec![validate::with_field(e.clone(), "status", json!("error"))],
-                    )
+                    let error = validate::with_field(e.clone(), "status", json!("error"));
+                    // Long work also reports the error as an item of its own, with the error
+                    // nested, as Runware does for video.
+                    let items = match rec.pace {
+                        Pace::Standard => vec![],
+                        Pace::Long | Pace::Never => vec![json!({
+                            "taskType": rec.task_type,
+                            "taskUUID": uuid,
+                            "status": "error",
+                            "error": {
+                                "code": e.get("code").cloned().unwrap_or(Value::Null),
+                                "message": e.get("message").cloned().unwrap_or(Value::Null),
+                            },
+                        })],
+                    };
+                    (items, vec![error])
                 } else {
                     (processing(rec.expected), vec![])
                 }

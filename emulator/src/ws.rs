@@ -190,6 +190,7 @@ fn handle_frame(
             match run.output {
                 Output::Data(items) => send(&tx, json!({"data": items})),
                 Output::Error(e) => send(&tx, json!({"errors": [e]})),
+                Output::DataAndError(items, e) => send(&tx, json!({"data": items, "errors": [e]})),
                 Output::Nothing => {}
             }
         }

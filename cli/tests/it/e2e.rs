@@ -14,23 +14,23 @@ use runware_emulator::{
 use serde_json::{Value, json};
 
 /// A running emulator, its key, and a way to run the CLI against it.
-struct Harness {
-    emulator: EmulatorHandle,
-    key: String,
+pub(crate) struct Harness {
+    pub(crate) emulator: EmulatorHandle,
+    pub(crate) key: String,
 }
 
 /// One finished CLI run.
 #[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) elapsed: Duration,
 }
 
 impl Run {
     /// stdout parsed as JSON.
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
                 "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
@@ -40,12 +40,12 @@ impl Run {
     }
 
     /// The `data` items of the JSON response.
-    fn data(&self) -> Vec<Value> {
+    pub(crate) fn data(&self) -> Vec<Value> {
         self.json()["data"].as_array().cloned().unwrap_or_default()
     }
 
     /// The `errors` items of the JSON response.
-    fn errors(&self) -> Vec<Value> {
+    pub(crate) fn errors(&self) -> Vec<Value> {
         self.json()["errors"]
             .as_array()
             .cloned()
@@ -53,7 +53,7 @@ impl Run {
     }
 
     #[track_caller]
-    fn assert_code(&self, code: i32) {
+    pub(crate) fn assert_code(&self, code: i32) {
         assert_eq!(
             self.code, code,
             "exit code\nstdout:\n{}\nstderr:\n{}",
@@ -82,11 +82,13 @@ fn uuid_like() -> String {
 }
 
 impl Harness {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(|b| b).await
     }
 
-    async fn start_with(configure: impl FnOnce(EmulatorBuilder) -> EmulatorBuilder) -> Self {
+    pub(crate) async fn start_with(
+        configure: impl FnOnce(EmulatorBuilder) -> EmulatorBuilder,
+    ) -> Self {
         let key = fresh_key();
         let builder = configure(Emulator::builder().api_key(key.clone()));
         let emulator = builder.start().await.expect("emulator starts");
@@ -94,11 +96,11 @@ impl Harness {
     }
 
     /// Runs `runware --base-url <emulator> ARGS` with the harness key in `RUNWARE_API_KEY`.
-    async fn run(&self, args: &[&str]) -> Run {
+    pub(crate) async fn run(&self, args: &[&str]) -> Run {
         self.run_with_key(args, Some(&self.key)).await
     }
 
-    async fn run_with_key(&self, args: &[&str], key: Option<&str>) -> Run {
+    pub(crate) async fn run_with_key(&self, args: &[&str], key: Option<&str>) -> Run {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_runware"));
         command
             .arg("--base-url")
@@ -140,7 +142,7 @@ impl Harness {
     }
 
     /// `POST /v1` requests the emulator received.
-    fn posts(&self) -> Vec<LoggedRequest> {
+    pub(crate) fn posts(&self) -> Vec<LoggedRequest> {
         self.emulator
             .request_log()
             .into_iter()
@@ -149,7 +151,7 @@ impl Harness {
     }
 
     /// `POST /v1` requests whose body holds a task of this type.
-    fn posts_with(&self, task_type: &str) -> Vec<LoggedRequest> {
+    pub(crate) fn posts_with(&self, task_type: &str) -> Vec<LoggedRequest> {
         let needle = format!("\"{task_type}\"");
         self.posts()
             .into_iter()

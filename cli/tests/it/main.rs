@@ -1,6 +1,8 @@
 //! The `runware-cli` crate's one test binary (each test binary links wasmtime, so there is one):
 //!
 //! - `e2e`: the end-to-end suite, the real `runware` binary against the emulator on loopback;
+//! - `tasks_e2e`: the same for the typed task commands (video, audio, tools, uploads, prompts,
+//!   the account) and `poll --wait --out`, on `e2e`'s harness;
 //! - `cli`: the binary's exit codes for input errors, a transport failure and a dry run;
 //! - `args`, `raw`, `save`: the CLI's parts tested directly through the `runware_cli` library.
 
@@ -17,3 +19,4 @@ mod cli;
 mod e2e;
 mod raw;
 mod save;
+mod tasks_e2e;

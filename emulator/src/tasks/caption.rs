@@ -1,5 +1,6 @@
 //! `caption` (alias `imageCaption`): a deterministic one-sentence description of the input image
-//! in `text`.
+//! in `text`. With `inputs.video` (async only): 6-second segments `[i] (start-end): …` (see
+//! `video_tools`).
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
+use super::video_tools::{self, VideoOp};
 use super::{Job, Keyed, Kind, TaskType, add_cost, input_image, item};
 use crate::render;
 use crate::state::Shared;
@@ -27,7 +29,15 @@ struct Caption {
     bytes: Bytes,
 }
 
+/// The `cost` of a video caption reported with `includeCost`.
+const VIDEO_COST: f64 = 0.005;
+
 fn plan(shared: &Shared, ctx: &TaskCtx<'_>) -> Result<Box<dyn Job>, ApiError> {
+    if let Some(video) = video_tools::find(shared, ctx)? {
+        ctx.air("model", false)?;
+        ctx.string("prompt", "Prompt", 1, 3000, false)?;
+        return Ok(video_tools::job(video, VideoOp::Caption, VIDEO_COST));
+    }
     let input = input_image::required(shared, ctx)?;
     ctx.air("model", false)?;
     // Accepted for compatibility; the caption does not depend on it.

@@ -19,6 +19,8 @@ fn answer(shared: &Shared, owner: &str, ctx: &TaskCtx<'_>, _dry_run: bool) -> Ou
     match shared.task_view(owner, ctx.task_uuid) {
         None => Output::Error(not_found(ctx)),
         Some(view) => match view.errors.into_iter().next() {
+            // Long work's error comes in both shapes (see `state::Pace::Long`).
+            Some(error) if !view.data.is_empty() => Output::DataAndError(view.data, error),
             Some(error) => Output::Error(error),
             None => Output::Data(view.data),
         },

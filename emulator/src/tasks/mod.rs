@@ -22,6 +22,7 @@ use crate::dispatch::Output;
 use crate::state::Shared;
 use crate::validate::{self, ApiError, TaskCtx};
 
+mod audio_inference;
 mod authentication;
 mod caption;
 mod controlnet_preprocess;
@@ -41,6 +42,8 @@ mod three_d_inference;
 mod transform;
 mod upscale;
 mod vectorize;
+mod video_inference;
+mod video_tools;
 // The platform tasks: storage, the account and text.
 mod account_management;
 mod media_storage;
@@ -49,6 +52,8 @@ mod text_inference;
 /// Every task type, in the order the `unsupportedTaskType` message lists them.
 const TASK_TYPES: &[TaskType] = &[
     image_inference::TASK,
+    video_inference::TASK,
+    audio_inference::TASK,
     image_upload::TASK,
     upscale::TASK,
     remove_background::TASK,
@@ -111,6 +116,12 @@ pub(crate) trait Job: Send {
     /// How many data items it will produce (what `getResponse` shows as `processing` meanwhile).
     fn expected(&self) -> usize {
         1
+    }
+
+    /// Whether it is long-running work (video): paced by the video delay, reporting
+    /// `progress`, and failing in both error shapes (see [`crate::state::Pace::Long`]).
+    fn long(&self) -> bool {
+        false
     }
 
     /// Produces the final data items (or a task error). Nothing here registers or bills: the
@@ -208,7 +219,7 @@ mod tests {
             }
             assert!(t.doc.starts_with("https://runware.ai/docs/"), "{}", t.doc);
         }
-        assert_eq!(doc_page("videoInference"), INTRODUCTION);
+        assert_eq!(doc_page("training"), INTRODUCTION);
     }
 
     #[test]
@@ -216,14 +227,14 @@ mod tests {
         let task = serde_json::Map::new();
         let ctx = TaskCtx {
             task: &task,
-            task_type: "videoInference",
+            task_type: "training",
             task_uuid: "00000000-0000-4000-8000-000000000000",
         };
         let e = unsupported(&ctx);
         assert_eq!(
             e.get("message").and_then(Value::as_str),
             Some(
-                "Unsupported task type 'videoInference'. The emulator supports: imageInference, imageUpload, upscale/imageUpscale, removeBackground/imageBackgroundRemoval, caption/imageCaption, vectorize, imageMasking, controlNetPreprocess/imageControlNetPreProcess, 3dInference, promptEnhance, modelSearch, getResponse, getTaskDetails, authentication, ping, mediaStorage, accountManagement, textInference."
+                "Unsupported task type 'training'. The emulator supports: imageInference, videoInference, audioInference, imageUpload, upscale/imageUpscale, removeBackground/imageBackgroundRemoval, caption/imageCaption, vectorize, imageMasking, controlNetPreprocess/imageControlNetPreProcess, 3dInference, promptEnhance, modelSearch, getResponse, getTaskDetails, authentication, ping, mediaStorage, accountManagement, textInference."
             )
         );
         assert_eq!(

@@ -15,10 +15,12 @@ mod listener;
 
 mod abandoned;
 mod admin;
+mod audio;
 mod faults;
 mod rest;
 mod robustness;
 mod sdk_conformance;
+mod video;
 mod ws;
 // The platform features: deliveries, storage, the account, text.
 mod account;

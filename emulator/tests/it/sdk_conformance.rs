@@ -5,8 +5,10 @@
 //! `tests/it/sdk_conformance/conformance.py`, which drives the SDK over REST and over WebSocket:
 //! a model search, a sync (URL and base64) and an async image generation with the images
 //! downloaded and decoded, an async task that stays `processing` (the SDK must keep polling), the
-//! typed errors for a bad width and a bad key, the utilities (imageUpload, caption, upscale,
-//! removeBackground, promptEnhance, getTaskDetails) and, over REST, a retried HTTP 503. The script prints
+//! typed errors for a bad width, a bad key and a bad video duration, the utilities (imageUpload,
+//! caption, upscale, removeBackground, promptEnhance, getTaskDetails, in the old and the current
+//! schema, with the cut-out's alpha checked), a video to success (downloaded, its MP4 boxes read
+//! back), a WAV audio (its duration read back), an account lookup and, over REST, a retried HTTP 503. The script prints
 //! one JSON line per check; this test asserts every expected check passed, and that the SDK
 //! executed each image task exactly once.
 //!
@@ -34,6 +36,12 @@ const CHECKS: &[&str] = &[
     "error.invalidApiKey",
     "utilities",
     "imageInference.async.processing",
+    "videoInference.async",
+    "error.invalidDuration",
+    "audioInference",
+    "tools.image",
+    "promptEnhance",
+    "accountManagement",
 ];
 /// Checks that only apply to REST.
 const REST_CHECKS: &[&str] = &["retry.http503"];

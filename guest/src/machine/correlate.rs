@@ -212,6 +212,15 @@ impl Call {
         rng: &mut dyn Entropy,
     ) -> BTreeSet<usize> {
         let mut handled: BTreeSet<usize> = BTreeSet::new();
+        // The taskUUIDs the round asked about: a task error may resend a task under a new one
+        // while this answer is read, and Runware reports a failure of async work twice (a
+        // `status:"error"` item and an `errors[]` entry), so the second report names a taskUUID
+        // of this call that is no longer current, not an unknown one.
+        let asked: Vec<String> = round
+            .slots
+            .iter()
+            .filter_map(|&i| self.slots.get(i).map(|s| s.uuid.clone()))
+            .collect();
         for &i in &round.slots {
             if let Some(s) = self.slots.get_mut(i) {
                 s.pending_now = false;
@@ -269,6 +278,9 @@ impl Call {
                     let err = error_from_item(&item, status);
                     self.task_error(i, err, item, true, now, rng);
                     handled.insert(i);
+                } else if asked.contains(&uuid) {
+                    // Already acted on through its `status:"error"` item in this answer (and
+                    // resent, as a transient error is: the resend's outcome is what counts).
                 } else {
                     self.note_unknown(&uuid, &item);
                     self.extra_errors.push(Value::Object(item));

@@ -1087,3 +1087,37 @@ fn a_video_without_a_deadline_of_its_own_polls_for_the_poll_deadline() {
     let reqs = run.requests;
     assert!(reqs.last().unwrap().at <= 1000 + 30_000 + 20);
 }
+
+#[test]
+fn a_transient_error_reported_in_both_shapes_resends_the_video_once() {
+    // Runware reports a failed async task twice in one answer: a `status:"error"` item with a
+    // nested error, and a top-level `errors[]` entry. The first resends the task under a new
+    // taskUUID; the second names the old taskUUID and must not count as an unknown task.
+    let call = Call::run(&opts(), vec![video_task("v", 1)], 1000);
+    let run = drive(call, |tasks, n| {
+        let uuid = uuid_of(&tasks[0]);
+        match n {
+            0 | 2 => ok(json!({"data":[{"taskType":"videoInference","taskUUID":uuid}]})),
+            1 => ok(json!({
+                "data":[{"taskType":"videoInference","taskUUID":uuid,"status":"error",
+                         "error":{"code":"timeoutProvider","message":"slow"}}],
+                "errors":[{"code":"timeoutProvider","message":"slow","taskUUID":uuid,
+                           "taskType":"videoInference","status":"error"}]})),
+            _ => ok(json!({"data":[video(&uuid, 0, 1.0)]})),
+        }
+    });
+    let (o, reqs, _) = outcome(run);
+    assert_eq!(reqs.len(), 4, "submit, poll (error), resubmit, poll");
+    assert_eq!(o.tasks[0].status, TaskStatus::Success);
+    assert_ne!(o.tasks[0].task_uuid, "v", "resent under a new taskUUID");
+    let submissions: Vec<&Value> = reqs
+        .iter()
+        .map(|r| &r.tasks[0])
+        .filter(|t| t["taskType"] == "videoInference")
+        .collect();
+    assert_eq!(
+        submissions.len(),
+        2,
+        "sent twice in all: once, then once again"
+    );
+}

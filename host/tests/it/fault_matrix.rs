@@ -6,8 +6,8 @@
 //! emulator saw. Every row also checks that the call ended within the client's deadline (a
 //! "no hang" bound, not a speed check), that no trap occurred, and that no taskUUID was executed
 //! (billed) twice. Rows run a few at a time, each against its own emulator; the test prints a
-//! one-line summary (`fault matrix: F faults + a fault-free baseline, x 2 modes … = R rows,
-//! R held`).
+//! one-line summary (`fault matrix: F faults + a fault-free baseline, x 2 modes …, and V video
+//! rows (async) = R rows, R held`). The video rows run a typed `videoInference` through `run`.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use runware_emulator::{EmulatorHandle, Fault, FaultRule, ImageMode};
 use runware_host::{
-    Client, ClientConfig, ClientOptions, Delivery, Error, ErrorKind, ImageRequest, TaskStatus,
-    millis,
+    Client, ClientConfig, ClientOptions, Delivery, Error, ErrorKind, ImageRequest, Task,
+    TaskStatus, VideoRequest, millis,
 };
 
 use crate::common::{describe, emulator_builder, runtime, test_key, trap_message};
@@ -50,6 +50,8 @@ enum Scenario {
     Pair,
     /// `run_tasks` twice with the same caller-chosen taskUUID: the second is the row's call.
     ReusedUuid,
+    /// A typed `videoInference` through `run` (always async).
+    Video,
 }
 
 /// A row's expected outcome.
@@ -65,6 +67,13 @@ enum Expect {
     },
     /// The call returns, with its task failed, not retryable, with this code (`run_tasks`).
     TaskFailed { requests: usize, code: &'static str },
+    /// The call fails with this kind and code after at least this many requests: a poll
+    /// deadline, where the number of polls follows the clock.
+    CallErrorAfterPolls {
+        min_requests: usize,
+        kind: ErrorKind,
+        code: &'static str,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -276,7 +285,80 @@ fn rows() -> Vec<Row> {
     for row in rows.iter_mut().filter(|r| r.name == THEN_502) {
         row.then = Some(http(502, None));
     }
+    rows.extend(video_rows());
     rows
+}
+
+/// The video rows: `videoInference` is async only, so each fault has one row (the emulator
+/// finishes a video at once here, so a clean video is one submission and one poll, as an async
+/// image is). The provider's error reaches the client through the poll, as a top-level error
+/// and as a `status:"error"` item with a nested `error`, and the client resends the task under a
+/// new taskUUID (4 requests); a video that never finishes ends at the poll deadline with a
+/// typed timeout.
+fn video_rows() -> Vec<Row> {
+    use Expect::*;
+    let row = |name: &str, fault: Option<Fault>, hits, expect| Row {
+        name: format!("video: {name}"),
+        fault,
+        then: None,
+        hits,
+        scenario: Scenario::Video,
+        delivery: Delivery::Async,
+        expect,
+    };
+    vec![
+        row("no fault", None, Hits::First, Success { requests: 2 }),
+        row(
+            "http 503",
+            Some(http(503, None)),
+            Hits::First,
+            Success { requests: 3 },
+        ),
+        row(
+            "http 429 + Retry-After 1",
+            Some(http(429, Some(1))),
+            Hits::First,
+            Success { requests: 3 },
+        ),
+        row(
+            "timeoutProvider",
+            Some(task_error("timeoutProvider")),
+            Hits::First,
+            Success { requests: 4 },
+        ),
+        row(
+            "reset after accept",
+            Some(Fault::ResetAfterAccept),
+            Hits::First,
+            Success { requests: 3 },
+        ),
+        row(
+            "truncated body",
+            Some(Fault::TruncatedBody),
+            Hits::First,
+            Success { requests: 3 },
+        ),
+        row(
+            "inferenceError on every task",
+            Some(task_error("inferenceError")),
+            Hits::Every,
+            CallError {
+                requests: 6,
+                kind: ErrorKind::Server,
+                code: "inferenceError",
+            },
+        ),
+        row(
+            "never finishes",
+            Some(Fault::NeverFinish),
+            Hits::Every,
+            CallErrorAfterPolls {
+                min_requests: 3,
+                kind: ErrorKind::Timeout,
+                code: "deadlineExceeded",
+            },
+        ),
+    ]
 }
 
 /// The row with a second fault.
@@ -356,8 +438,29 @@ fn data_uuids(items: &[String]) -> Vec<String> {
         .collect()
 }
 
+fn video_task() -> Task {
+    Task::Video(VideoRequest {
+        positive_prompt: Some("a paper boat on a stream".into()),
+        duration: Some(1.0),
+        width: Some(160),
+        height: Some(128),
+        fps: Some(4),
+        ..VideoRequest::default()
+    })
+}
+
 async fn call(row: &Row, index: usize, client: &Client) -> Got {
     match row.scenario {
+        Scenario::Video => match client.run(&video_task()).await {
+            Ok(r) => Got::Ok {
+                tasks: vec![(
+                    r.task_uuid.clone(),
+                    r.status,
+                    r.outputs.iter().map(|o| o.task_uuid.clone()).collect(),
+                )],
+            },
+            Err(e) => Got::Err(e),
+        },
         Scenario::Image => match client.text_to_image(&image_request(row.delivery)).await {
             Ok(r) => Got::Ok {
                 tasks: vec![(
@@ -408,6 +511,7 @@ async fn run_row(row: Row, index: usize) -> Result<String, String> {
     let key = test_key(&format!("matrix-{index}"));
     let emu = emulator_builder(&key)
         .image_mode(ImageMode::Placeholder)
+        .video_processing(Duration::ZERO)
         .start()
         .await
         .map_err(|e| format!("the emulator did not start: {e}"))?;
@@ -433,9 +537,15 @@ async fn run_row(row: Row, index: usize) -> Result<String, String> {
     }
     if let Some(fault) = &row.fault {
         let rule = FaultRule::new(fault.clone());
-        emu.add_fault(match row.hits {
+        let rule = match row.hits {
             Hits::First => rule.first_requests(1),
             Hits::Every => rule,
+        };
+        // A video row's fault hits the video only, not the polls' `getResponse` alone.
+        emu.add_fault(if row.scenario == Scenario::Video {
+            rule.task_type("videoInference")
+        } else {
+            rule
         });
     }
     if let Some(then) = &row.then {
@@ -560,6 +670,21 @@ async fn run_row(row: Row, index: usize) -> Result<String, String> {
                 ));
             }
         }
+        (
+            Expect::CallErrorAfterPolls {
+                min_requests,
+                kind,
+                code,
+            },
+            Got::Err(e),
+        ) => {
+            if requests < min_requests {
+                problems.push(format!("expected {min_requests}+ requests, saw {requests}"));
+            }
+            if e.kind() != Some(kind) || e.detail().map(|d| d.code.as_str()) != Some(code) {
+                problems.push(format!("expected {kind} {code}, got {e}"));
+            }
+        }
         (expect, _) => problems.push(format!("expected {expect:?}")),
     }
     if problems.is_empty() {
@@ -582,10 +707,15 @@ async fn fault_matrix() {
     let rows = rows();
     let faults: std::collections::BTreeSet<&str> = rows
         .iter()
+        .filter(|r| r.scenario != Scenario::Video)
         .filter(|r| r.fault.is_some() || r.scenario == Scenario::ReusedUuid)
         .map(|r| r.name.as_str())
         .collect();
     let fault_count = faults.len();
+    let video_rows = rows
+        .iter()
+        .filter(|r| r.scenario == Scenario::Video)
+        .count();
     let total = rows.len();
     let started = Instant::now();
     let limit = Arc::new(tokio::sync::Semaphore::new(PARALLEL_ROWS));
@@ -619,7 +749,7 @@ async fn fault_matrix() {
     }
     eprint!("{report}");
     let line = format!(
-        "fault matrix: {fault_count} faults + a fault-free baseline, x 2 modes (sync, async) = {total} rows, {held} held ({} ms)",
+        "fault matrix: {fault_count} faults + a fault-free baseline, x 2 modes (sync, async), and {video_rows} video rows (async) = {total} rows, {held} held ({} ms)",
         started.elapsed().as_millis()
     );
     println!("{line}");

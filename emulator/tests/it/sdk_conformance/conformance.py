@@ -425,6 +425,188 @@ async def retry_after_503(transport: str) -> dict[str, Any]:
     return {"taskUUID": task_uuid, "statuses": statuses}
 
 
+# --------------------------------------------------------------------- media checks
+
+
+def mp4_facts(data: bytes) -> dict[str, Any]:
+    """Reads an MP4/MOV's brand, duration and first video track size from its boxes (stdlib only)."""
+    facts: dict[str, Any] = {}
+
+    def walk(buf: bytes, depth: int) -> None:
+        i = 0
+        while i + 8 <= len(buf):
+            size, kind = struct.unpack(">I4s", buf[i : i + 8])
+            header = 8
+            if size == 1:
+                size = struct.unpack(">Q", buf[i + 8 : i + 16])[0]
+                header = 16
+            if size < header or i + size > len(buf):
+                break
+            body = buf[i + header : i + size]
+            name = kind.decode("latin-1")
+            if name == "ftyp":
+                facts["brand"] = body[:4].decode("latin-1")
+            elif name == "mvhd":
+                version = body[0]
+                if version == 1:
+                    timescale, duration = struct.unpack(">IQ", body[20:32])
+                else:
+                    timescale, duration = struct.unpack(">II", body[12:20])
+                facts["duration"] = duration / timescale if timescale else 0.0
+            elif name == "tkhd" and "width" not in facts:
+                width, height = struct.unpack(">II", body[-8:])
+                facts["width"], facts["height"] = width >> 16, height >> 16
+            elif name in ("moov", "trak") and depth < 4:
+                walk(body, depth + 1)
+            i += size
+
+    walk(data, 0)
+    return facts
+
+
+async def video_async(transport: str) -> dict[str, Any]:
+    """A video to success: async only, polled by the SDK, downloaded and read back."""
+    task_uuid = str(uuid.uuid4())
+    await admin("PUT", "video-delay", {"ms": 300})
+    try:
+        async with client(transport) as rw:
+            items = await rw.run(
+                {
+                    "taskType": "videoInference",
+                    "taskUUID": task_uuid,
+                    "model": "klingai:kling-video@2.6-standard",
+                    "positivePrompt": "a paper boat on a stream",
+                    "duration": 2,
+                    "width": 320,
+                    "height": 240,
+                    "fps": 8,
+                    "outputFormat": "MP4",
+                    "includeCost": True,
+                    "deliveryMethod": "async",
+                }
+            )
+    finally:
+        await admin("PUT", "video-delay", {"ms": 2000})
+    expect(len(items) == 1, f"one video: {items!r}")
+    item = items[0]
+    expect(item.get("taskUUID") == task_uuid, f"the video's taskUUID: {item!r}")
+    expect(isinstance(item.get("videoUUID"), str) and item.get("videoURL"), f"video fields: {item!r}")
+    expect(isinstance(item.get("cost"), (int, float)), f"cost with includeCost: {item!r}")
+    data = await download(item["videoURL"])
+    facts = mp4_facts(data)
+    expect(facts.get("brand") in ("isom", "mp42", "mp41"), f"an MP4 brand: {facts}")
+    expect((facts.get("width"), facts.get("height")) == (320, 240), f"the requested size: {facts}")
+    expect(abs(facts.get("duration", 0) - 2.0) < 0.01, f"the requested duration: {facts}")
+    return {"taskUUID": task_uuid, "bytes": len(data), **facts}
+
+
+async def bad_duration(transport: str) -> dict[str, Any]:
+    """A video of 0 s: the SDK raises a typed error with the code and the parameter."""
+    task_uuid = str(uuid.uuid4())
+    async with client(transport) as rw:
+        try:
+            await rw.run(
+                {
+                    "taskType": "videoInference",
+                    "taskUUID": task_uuid,
+                    "model": "klingai:kling-video@2.6-standard",
+                    "positivePrompt": "a paper boat on a stream",
+                    "duration": 0,
+                    "deliveryMethod": "async",
+                }
+            )
+        except RunwareError as err:
+            # The SDK folds Runware's code (`invalidDuration`) into its stable category
+            # `validation`; the parameter and the task type survive.
+            expect(str(err.code) == "validation", f"code: {err!r}")
+            expect(err.parameter == "duration", f"parameter: {err!r}")
+            expect(err.task_type in (None, "videoInference"), f"task type: {err!r}")
+            expect("between 1 and 60" in str(err), f"the range in the message: {err!r}")
+            return {"code": str(err.code), "parameter": err.parameter, "message": str(err)}
+    raise CheckFailed("a 0 s video was accepted")
+
+
+async def audio(transport: str) -> dict[str, Any]:
+    """An audio of 10 s as WAV, downloaded and read back with the `wave` module."""
+    import io
+    import wave
+
+    task_uuid = str(uuid.uuid4())
+    async with client(transport) as rw:
+        items = await rw.run(
+            {
+                "taskType": "audioInference",
+                "taskUUID": task_uuid,
+                "model": "minimax:music@2.6",
+                "positivePrompt": "a calm piano melody",
+                "duration": 10,
+                "outputFormat": "WAV",
+                "outputType": "URL",
+            }
+        )
+    expect(len(items) == 1 and items[0].get("audioURL"), f"one audio with a URL: {items!r}")
+    with wave.open(io.BytesIO(await download(items[0]["audioURL"]))) as w:
+        seconds = w.getnframes() / w.getframerate()
+    expect(abs(seconds - 10.0) < 0.05, f"duration {seconds}")
+    return {"taskUUID": task_uuid, "seconds": seconds}
+
+
+async def image_tools(transport: str) -> dict[str, Any]:
+    """The tools in the current schema (`inputs.image`): upscale, background removal with alpha,
+    caption."""
+    async with client(transport) as rw:
+        made = await rw.run(
+            {
+                "taskType": "imageInference",
+                "model": "runware:101@1",
+                "positivePrompt": "a red kite over a beach",
+                "width": 256,
+                "height": 192,
+                "outputFormat": "PNG",
+            }
+        )
+        image_uuid = made[0]["imageUUID"]
+        upscaled = await rw.run(
+            {"taskType": "upscale", "model": "runware:504@1", "inputs": {"image": image_uuid},
+             "upscaleFactor": 2, "outputFormat": "PNG"}
+        )
+        got = image_size(await download(upscaled[0]["imageURL"]))
+        expect(got == ("PNG", 512, 384), f"upscaled image {got}")
+        cut = await rw.run(
+            {"taskType": "removeBackground", "model": "runware:112@5", "inputs": {"image": image_uuid},
+             "outputFormat": "PNG"}
+        )
+        png = await download(cut[0]["imageURL"])
+        expect(image_size(png) == ("PNG", 256, 192), f"cut-out image {image_size(png)}")
+        expect(png[25] in (4, 6), f"the cut-out keeps alpha (PNG colour type {png[25]})")
+        captioned = await rw.run(
+            {"taskType": "caption", "model": "runware:152@2", "inputs": {"image": image_uuid}}
+        )
+        text = captioned[0].get("text")
+        expect(isinstance(text, str) and text, f"caption: {captioned!r}")
+        return {"imageUUID": image_uuid, "caption": text}
+
+
+async def prompt_enhance(transport: str) -> dict[str, Any]:
+    async with client(transport) as rw:
+        enhanced = await rw.run(
+            {"taskType": "promptEnhance", "model": "runware:llama-3-1-8b@prompt-enhancer",
+             "prompt": "a lighthouse", "promptMaxLength": 120, "promptVersions": 1}
+        )
+    expect(enhanced and "lighthouse" in enhanced[0].get("text", ""), f"promptEnhance: {enhanced!r}")
+    return {"text": enhanced[0]["text"]}
+
+
+async def account(transport: str) -> dict[str, Any]:
+    async with client(transport) as rw:
+        details = await rw.account_management({"operation": "getDetails"})
+    expect(len(details) == 1, f"one item: {details!r}")
+    balance = details[0].get("balance") or {}
+    expect(isinstance(balance.get("amount"), (int, float)), f"a balance: {details!r}")
+    expect(balance.get("currency") == "USD", f"the currency: {balance!r}")
+    return {"balance": balance}
+
+
 CHECKS: list[tuple[str, Callable[[str], Awaitable[dict[str, Any]]]]] = [
     ("modelSearch", model_search),
     ("imageInference.sync", image_sync),
@@ -434,6 +616,12 @@ CHECKS: list[tuple[str, Callable[[str], Awaitable[dict[str, Any]]]]] = [
     ("error.invalidApiKey", bad_key),
     ("utilities", utilities),
     ("imageInference.async.processing", async_processing),
+    ("videoInference.async", video_async),
+    ("error.invalidDuration", bad_duration),
+    ("audioInference", audio),
+    ("tools.image", image_tools),
+    ("promptEnhance", prompt_enhance),
+    ("accountManagement", account),
 ]
 # HTTP-level faults concern REST only (the WebSocket path has no HTTP status per task).
 REST_ONLY_CHECKS: list[tuple[str, Callable[[str], Awaitable[dict[str, Any]]]]] = [

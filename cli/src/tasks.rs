@@ -1,0 +1,490 @@
+//! The typed task commands (`video`, `audio`, `upscale`, `remove-background`, `caption`,
+//! `upload`, `enhance-prompt`, `account`) and `poll`: their checks before anything starts, the
+//! task each one builds, and the hand-over to [`crate::job`], which runs it.
+//!
+//! Inputs (`--image`, `--video`, `--reference`, `upload FILE`) are checked first, before the
+//! emulator, the runtime or the client start: a local path that does not exist is exit 2 naming
+//! the flag and the path. Once the client exists they go through
+//! [`runware_host::input::resolve_input`]: a local file of at most 1 MiB is inlined as a data
+//! URI, a larger one is uploaded and sent by its UUID (a dry run uploads nothing: it shows a
+//! placeholder UUID and says so).
+
+use std::path::Path;
+
+use base64::Engine as _;
+use runware_host::input::{MediaKind, Resolved, is_uuid, mime_type, resolve_input};
+use runware_host::{
+    AudioRequest, Client, CommonOptions, Delivery, FrameImage, Job, MediaToolRequest,
+    PromptEnhanceRequest, Speech, Task, VideoRequest, spec,
+};
+use serde_json::json;
+
+use crate::args::{
+    AudioArgs, CaptionArgs, Command, EnhancePromptArgs, PollArgs, TaskFlags, ToolArgs, UploadArgs,
+    UpscaleArgs, VideoArgs,
+};
+use crate::commands::check_extra_json;
+use crate::exit::{self, Fail, api_failure};
+use crate::job::{self, RunPlan};
+use crate::progress::Spinner;
+
+/// What a dry run puts where a large local file would be uploaded first.
+const DRY_RUN_UPLOAD_UUID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Whether the command is a dry run (which needs no key: nothing is sent).
+pub fn is_dry_run(command: &Command) -> bool {
+    match command {
+        Command::TextToImage(a) => a.dry_run,
+        Command::Video(a) => a.task.dry_run,
+        Command::Audio(a) => a.task.dry_run,
+        Command::Upscale(a) => a.tool.task.dry_run,
+        Command::RemoveBackground(a) => a.task.dry_run,
+        Command::Caption(a) => a.tool.task.dry_run,
+        Command::Upload(a) => a.dry_run,
+        Command::EnhancePrompt(a) => a.task.dry_run,
+        _ => false,
+    }
+}
+
+/// The checks made before anything starts: `--extra-json`, and every input that names a local
+/// file must name an existing one. Exit 2 otherwise.
+pub fn precheck(command: &Command) -> Result<(), Fail> {
+    let (flags, inputs): (Option<&TaskFlags>, Vec<(&str, &String)>) = match command {
+        Command::Video(a) => (
+            Some(&a.task),
+            a.images
+                .iter()
+                .map(|v| ("--image", v))
+                .chain(a.references.iter().map(|v| ("--reference", v)))
+                .collect(),
+        ),
+        Command::Audio(a) => (Some(&a.task), Vec::new()),
+        Command::Upscale(a) => (Some(&a.tool.task), tool_inputs(&a.tool)),
+        Command::RemoveBackground(a) => (Some(&a.task), tool_inputs(a)),
+        Command::Caption(a) => (Some(&a.tool.task), tool_inputs(&a.tool)),
+        Command::EnhancePrompt(a) => (Some(&a.task), Vec::new()),
+        Command::Upload(a) => (None, vec![("upload FILE", &a.file)]),
+        _ => (None, Vec::new()),
+    };
+    if let Some(f) = flags {
+        check_extra_json(f.extra_json.as_ref())?;
+    }
+    for (flag, value) in inputs {
+        check_input(flag, value)?;
+    }
+    Ok(())
+}
+
+fn tool_inputs(a: &ToolArgs) -> Vec<(&'static str, &String)> {
+    let mut v = Vec::new();
+    if let Some(i) = &a.input.image {
+        v.push(("--image", i));
+    }
+    if let Some(i) = &a.input.video {
+        v.push(("--video", i));
+    }
+    v
+}
+
+/// Whether `v` is sent as it is (a URL, a data URI or a Runware UUID).
+fn is_remote(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    lower.starts_with("http://")
+        || lower.starts_with("https://")
+        || lower.starts_with("data:")
+        || is_uuid(v)
+}
+
+/// Whether `v` could be base64 data given inline (the library's rule: 64 characters or more).
+fn is_base64(v: &str) -> bool {
+    v.len() >= 64
+        && base64::engine::general_purpose::STANDARD
+            .decode(v.trim_end_matches('\n'))
+            .is_ok()
+}
+
+/// An input must be a URL, a data URI, a UUID, base64, or an existing file: exit 2 naming the
+/// flag and the path otherwise, before anything is sent.
+pub fn check_input(flag: &str, value: &str) -> Result<(), Fail> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Fail::usage(format!("{flag}: the value is empty")));
+    }
+    if is_remote(v) {
+        return Ok(());
+    }
+    match std::fs::metadata(v) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => Err(Fail::usage(format!("{flag} {v}: not a file"))),
+        Err(_) if is_base64(v) => Ok(()),
+        Err(e) => Err(Fail::usage(format!(
+            "{flag} {v}: no such file ({e}); give an existing file, a URL, a data URI, base64 \
+             or a Runware UUID"
+        ))),
+    }
+}
+
+/// Turns inputs into what a task carries, through the client.
+struct Inputs<'a> {
+    client: &'a Client,
+    dry_run: bool,
+    spinner: &'a Spinner,
+}
+
+impl Inputs<'_> {
+    async fn get(&self, flag: &str, value: &str, kind: MediaKind) -> Result<String, Fail> {
+        let v = value.trim();
+        if self.dry_run
+            && !is_remote(v)
+            && std::fs::metadata(v).is_ok_and(|m| m.len() > spec::INLINE_INPUT_MAX_BYTES)
+        {
+            self.spinner.println(&format!(
+                "runware: dry run: {flag} {v} is over {} KiB and would be uploaded first; \
+                 shown as {DRY_RUN_UPLOAD_UUID}",
+                spec::INLINE_INPUT_MAX_BYTES / 1024
+            ));
+            return Ok(DRY_RUN_UPLOAD_UUID.to_string());
+        }
+        let resolved = resolve_input(self.client, v, kind, flag)
+            .await
+            .map_err(|e| {
+                let f = api_failure(e);
+                if f.message.starts_with(flag) {
+                    f
+                } else {
+                    Fail::with_code(f.code, format!("{flag} {v}: {}", f.message))
+                }
+            })?;
+        if let Resolved::Uploaded { uuid, bytes } = &resolved {
+            self.spinner.println(&format!(
+                "runware: {flag} {v}: uploaded ({bytes} bytes) as {uuid}"
+            ));
+        }
+        Ok(resolved.value().to_string())
+    }
+}
+
+fn common(f: &TaskFlags) -> CommonOptions {
+    CommonOptions {
+        include_cost: f.include_cost.then_some(true),
+        webhook_url: f.webhook_url.clone(),
+        ttl: f.ttl,
+        upload_endpoint: f.upload_endpoint.clone(),
+    }
+}
+
+fn plan(f: &TaskFlags, deadline: std::time::Duration) -> RunPlan {
+    RunPlan {
+        dry_run: f.dry_run,
+        deadline,
+        ..RunPlan::default()
+    }
+}
+
+/// Runs one of the typed task commands (or `poll`); `deadline` is how long waiting may take.
+pub async fn run_command(
+    client: &Client,
+    command: Command,
+    spinner: &Spinner,
+    deadline: std::time::Duration,
+) -> Result<u8, Fail> {
+    match command {
+        Command::Video(a) => video(client, a, spinner, deadline).await,
+        Command::Audio(a) => audio(client, a, spinner, deadline).await,
+        Command::Upscale(UpscaleArgs { factor, tool }) => {
+            let extra = ToolExtra {
+                factor,
+                ..ToolExtra::default()
+            };
+            tool_command(client, Tool::Upscale, tool, extra, spinner, deadline).await
+        }
+        Command::RemoveBackground(tool) => {
+            let extra = ToolExtra::default();
+            tool_command(
+                client,
+                Tool::RemoveBackground,
+                tool,
+                extra,
+                spinner,
+                deadline,
+            )
+            .await
+        }
+        Command::Caption(CaptionArgs { prompt, tool }) => {
+            let extra = ToolExtra {
+                prompt,
+                ..ToolExtra::default()
+            };
+            tool_command(client, Tool::Caption, tool, extra, spinner, deadline).await
+        }
+        Command::Upload(a) => upload(client, a, spinner).await,
+        Command::EnhancePrompt(a) => enhance_prompt(client, a, spinner, deadline).await,
+        Command::Account => account(client).await,
+        Command::Poll(a) => poll(client, a, spinner, deadline).await,
+        _ => Err(Fail::usage("not a task command")),
+    }
+}
+
+async fn video(
+    client: &Client,
+    a: VideoArgs,
+    spinner: &Spinner,
+    deadline: std::time::Duration,
+) -> Result<u8, Fail> {
+    let inputs = Inputs {
+        client,
+        dry_run: a.task.dry_run,
+        spinner,
+    };
+    let mut frame_images = Vec::new();
+    for (i, v) in a.images.iter().enumerate() {
+        frame_images.push(FrameImage {
+            image: inputs.get("--image", v, MediaKind::Image).await?,
+            frame: match i {
+                0 => Some("first".to_string()),
+                1 => Some("last".to_string()),
+                _ => None,
+            },
+        });
+    }
+    let mut reference_images = Vec::new();
+    for v in &a.references {
+        reference_images.push(inputs.get("--reference", v, MediaKind::Image).await?);
+    }
+    let task = Task::Video(VideoRequest {
+        positive_prompt: a.prompt,
+        negative_prompt: a.negative_prompt,
+        model: a.model,
+        duration: a.duration,
+        width: a.width,
+        height: a.height,
+        resolution: a.resolution,
+        fps: a.fps,
+        seed: a.seed,
+        number_results: a.number_results,
+        frame_images,
+        reference_images,
+        output_format: a.format.map(Into::into),
+        common: common(&a.task),
+        extra_json: check_extra_json(a.task.extra_json.as_ref())?,
+    });
+    let plan = RunPlan {
+        no_wait: a.job.no_wait,
+        // Video is async only.
+        poll: true,
+        out: a.job.out,
+        format_ext: a
+            .format
+            .map(|f| runware_host::VideoFormat::from(f).extension()),
+        ..plan(&a.task, deadline)
+    };
+    job::execute(client, &task, &plan, spinner).await
+}
+
+async fn audio(
+    client: &Client,
+    a: AudioArgs,
+    spinner: &Spinner,
+    deadline: std::time::Duration,
+) -> Result<u8, Fail> {
+    let task = Task::Audio(AudioRequest {
+        positive_prompt: a.prompt,
+        duration: a.duration,
+        speech: a.speech.map(|text| Speech {
+            text,
+            voice: a.voice,
+        }),
+        model: a.model,
+        seed: a.seed,
+        output_format: a.format.map(Into::into),
+        output_type: None,
+        delivery: a.async_delivery.then_some(Delivery::Async),
+        common: common(&a.task),
+        extra_json: check_extra_json(a.task.extra_json.as_ref())?,
+    });
+    let plan = RunPlan {
+        no_wait: a.job.no_wait,
+        poll: a.async_delivery,
+        out: a.job.out,
+        format_ext: a
+            .format
+            .map(|f| runware_host::AudioFormat::from(f).extension()),
+        ..plan(&a.task, deadline)
+    };
+    job::execute(client, &task, &plan, spinner).await
+}
+
+/// Which tool.
+#[derive(Debug, Clone, Copy)]
+enum Tool {
+    Upscale,
+    RemoveBackground,
+    Caption,
+}
+
+/// The flags only one tool takes.
+#[derive(Debug, Default)]
+struct ToolExtra {
+    factor: Option<u32>,
+    prompt: Option<String>,
+}
+
+async fn tool_command(
+    client: &Client,
+    tool: Tool,
+    a: ToolArgs,
+    extra: ToolExtra,
+    spinner: &Spinner,
+    deadline: std::time::Duration,
+) -> Result<u8, Fail> {
+    let inputs = Inputs {
+        client,
+        dry_run: a.task.dry_run,
+        spinner,
+    };
+    let image = match &a.input.image {
+        Some(v) => Some(inputs.get("--image", v, MediaKind::Image).await?),
+        None => None,
+    };
+    let video = match &a.input.video {
+        Some(v) => Some(inputs.get("--video", v, MediaKind::Media).await?),
+        None => None,
+    };
+    // A video input is async only (Runware's one delivery for video).
+    let is_async = a.async_delivery || video.is_some();
+    let request = MediaToolRequest {
+        image,
+        video,
+        model: a.model,
+        upscale_factor: extra.factor,
+        prompt: extra.prompt,
+        output_type: None,
+        output_format: a.format.map(Into::into),
+        delivery: is_async.then_some(Delivery::Async),
+        common: common(&a.task),
+        extra_json: check_extra_json(a.task.extra_json.as_ref())?,
+    };
+    let task = match tool {
+        Tool::Upscale => Task::Upscale(request),
+        Tool::RemoveBackground => Task::RemoveBackground(request),
+        Tool::Caption => Task::Caption(request),
+    };
+    let plan = RunPlan {
+        no_wait: a.job.no_wait,
+        poll: is_async,
+        out: a.job.out,
+        format_ext: a
+            .format
+            .map(|f| runware_host::OutputFormat::from(f).extension()),
+        ..plan(&a.task, deadline)
+    };
+    job::execute(client, &task, &plan, spinner).await
+}
+
+async fn enhance_prompt(
+    client: &Client,
+    a: EnhancePromptArgs,
+    spinner: &Spinner,
+    deadline: std::time::Duration,
+) -> Result<u8, Fail> {
+    let task = Task::PromptEnhance(PromptEnhanceRequest {
+        prompt: a.prompt,
+        versions: a.versions,
+        max_length: a.max_length,
+        common: common(&a.task),
+        extra_json: check_extra_json(a.task.extra_json.as_ref())?,
+    });
+    let plan = RunPlan {
+        no_wait: a.no_wait,
+        ..plan(&a.task, deadline)
+    };
+    job::execute(client, &task, &plan, spinner).await
+}
+
+/// `runware upload FILE`: an image through `imageUpload`, anything else through
+/// `mediaStorage`; the JSON on stdout, the UUID on stderr.
+async fn upload(client: &Client, a: UploadArgs, spinner: &Spinner) -> Result<u8, Fail> {
+    let v = a.file.trim();
+    let (data, mime) = if is_remote(v) {
+        let mime = if v.to_ascii_lowercase().starts_with("data:") {
+            v.get(5..)
+                .and_then(|r| r.split([';', ',']).next())
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            mime_type(Path::new(v.split(['?', '#']).next().unwrap_or(v)), &[]).to_string()
+        };
+        (v.to_string(), mime)
+    } else {
+        let path = v.to_string();
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+            .await
+            .map_err(|e| Fail::usage(format!("upload {v}: cannot read it: {e}")))?
+            .map_err(|e| Fail::usage(format!("upload {v}: cannot read it: {e}")))?;
+        let head = bytes.get(..16).unwrap_or(&bytes);
+        let mime = mime_type(Path::new(v), head).to_string();
+        let uri = format!(
+            "data:{mime};base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(&bytes)
+        );
+        (uri, mime)
+    };
+    let task = if mime.starts_with("image/") {
+        Task::ImageUpload(data)
+    } else {
+        Task::MediaUpload(data)
+    };
+    if a.dry_run {
+        let json = client.prepare(&task).await.map_err(api_failure)?;
+        println!("{json}");
+        return Ok(exit::OK);
+    }
+    spinner.message("uploading");
+    let outcome = client.run(&task).await.map_err(api_failure)?;
+    println!("{}", outcome.response_json);
+    match outcome.outputs.iter().find_map(|o| o.uuid.clone()) {
+        Some(uuid) => spinner.println(&format!("runware: uploaded {v} as {uuid}")),
+        None => spinner.println(&format!(
+            "runware: uploaded {v} (the answer carries no UUID)"
+        )),
+    }
+    Ok(exit::OK)
+}
+
+/// `runware account`: the `getDetails` item as `{"data":[item],"errors":[]}`; the balance on
+/// stderr.
+async fn account(client: &Client) -> Result<u8, Fail> {
+    let account = client.account().await.map_err(api_failure)?;
+    let item: serde_json::Value = serde_json::from_str(&account.json).unwrap_or_else(|_| json!({}));
+    println!("{}", json!({ "data": [item], "errors": [] }));
+    if let Some(balance) = account.balance {
+        eprintln!(
+            "runware: balance {balance:.2} {}",
+            account.currency.as_deref().unwrap_or("USD")
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// `runware poll`: one `getResponse`, or (`--wait`) the poll loop; `--out` saves the outputs.
+async fn poll(
+    client: &Client,
+    a: PollArgs,
+    spinner: &Spinner,
+    deadline: std::time::Duration,
+) -> Result<u8, Fail> {
+    let job = Job {
+        expected_results: a.expected_results,
+        ..Job::from_task_uuid(a.task_uuid)
+    };
+    let plan = RunPlan {
+        out: a.out,
+        deadline,
+        ..RunPlan::default()
+    };
+    if a.wait {
+        job::wait(client, &job, &plan, spinner).await
+    } else {
+        job::poll_once(client, &job, &plan, spinner).await
+    }
+}
