@@ -656,7 +656,7 @@ fn paint(prompt: &str, seed: u64, w: usize, h: usize) -> Canvas {
 }
 
 /// Encodes RGB or RGBA pixels.
-fn encode(
+pub(crate) fn encode(
     pixels: &[u8],
     w: u32,
     h: u32,
@@ -732,7 +732,7 @@ pub enum Transform {
     RemoveBackground,
 }
 
-fn decode(input: &[u8]) -> anyhow::Result<image::DynamicImage> {
+pub(crate) fn decode(input: &[u8]) -> anyhow::Result<image::DynamicImage> {
     image::ImageReader::new(Cursor::new(input))
         .with_guessed_format()
         .context("reading the image")?
@@ -792,7 +792,7 @@ pub fn transform(
 }
 
 /// Alpha from the colour distance to the mean border colour, with a soft threshold.
-fn remove_background(img: &RgbImage) -> RgbaImage {
+pub(crate) fn remove_background(img: &RgbImage) -> RgbaImage {
     let (w, h) = img.dimensions();
     let mut sum = [0f64; 3];
     let mut n = 0f64;

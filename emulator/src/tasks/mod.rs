@@ -25,18 +25,23 @@ use crate::validate::{self, ApiError, TaskCtx};
 mod audio_inference;
 mod authentication;
 mod caption;
+mod controlnet_preprocess;
 mod get_response;
 mod get_task_details;
 mod image_inference;
+mod image_masking;
 mod image_upload;
 mod input_image;
 mod model_search;
 mod output;
 mod ping;
 mod prompt_enhance;
+mod raster;
 mod remove_background;
+mod three_d_inference;
 mod transform;
 mod upscale;
+mod vectorize;
 mod video_inference;
 mod video_tools;
 // The platform tasks: storage, the account and text.
@@ -53,6 +58,10 @@ const TASK_TYPES: &[TaskType] = &[
     upscale::TASK,
     remove_background::TASK,
     caption::TASK,
+    vectorize::TASK,
+    image_masking::TASK,
+    controlnet_preprocess::TASK,
+    three_d_inference::TASK,
     prompt_enhance::TASK,
     model_search::TASK,
     get_response::TASK,
@@ -210,7 +219,7 @@ mod tests {
             }
             assert!(t.doc.starts_with("https://runware.ai/docs/"), "{}", t.doc);
         }
-        assert_eq!(doc_page("3dInference"), INTRODUCTION);
+        assert_eq!(doc_page("training"), INTRODUCTION);
     }
 
     #[test]
@@ -218,14 +227,14 @@ mod tests {
         let task = serde_json::Map::new();
         let ctx = TaskCtx {
             task: &task,
-            task_type: "3dInference",
+            task_type: "training",
             task_uuid: "00000000-0000-4000-8000-000000000000",
         };
         let e = unsupported(&ctx);
         assert_eq!(
             e.get("message").and_then(Value::as_str),
             Some(
-                "Unsupported task type '3dInference'. The emulator supports: imageInference, videoInference, audioInference, imageUpload, upscale/imageUpscale, removeBackground/imageBackgroundRemoval, caption/imageCaption, promptEnhance, modelSearch, getResponse, getTaskDetails, authentication, ping, mediaStorage, accountManagement, textInference."
+                "Unsupported task type 'training'. The emulator supports: imageInference, videoInference, audioInference, imageUpload, upscale/imageUpscale, removeBackground/imageBackgroundRemoval, caption/imageCaption, vectorize, imageMasking, controlNetPreprocess/imageControlNetPreProcess, 3dInference, promptEnhance, modelSearch, getResponse, getTaskDetails, authentication, ping, mediaStorage, accountManagement, textInference."
             )
         );
         assert_eq!(

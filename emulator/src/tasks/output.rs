@@ -35,27 +35,7 @@ pub(super) fn options(
     ctx: &TaskCtx<'_>,
     default_format: Format,
 ) -> Result<OutputOptions, ApiError> {
-    let types = match ctx.task.get("outputType") {
-        None | Some(Value::Null) => vec!["URL"],
-        Some(Value::Array(list)) if !list.is_empty() => {
-            let mut out = Vec::new();
-            for v in list {
-                let found = v
-                    .as_str()
-                    .and_then(|s| TYPES.iter().copied().find(|t| t.eq_ignore_ascii_case(s)));
-                match found {
-                    Some(t) => out.push(t),
-                    None => return Err(invalid_type(ctx)),
-                }
-            }
-            out
-        }
-        Some(Value::String(_)) => vec![
-            ctx.one_of("outputType", "Output type", TYPES, true, true)?
-                .unwrap_or("URL"),
-        ],
-        Some(_) => return Err(invalid_type(ctx)),
-    };
+    let types = types(ctx)?;
     let format = ctx
         .one_of("outputFormat", "Output format", FORMATS, true, false)?
         .and_then(Format::parse)
@@ -79,6 +59,33 @@ pub(super) fn options(
     })
 }
 
+/// Reads `outputType` alone (one value or a list; `URL` when absent), for tasks whose outputs
+/// are not raster images (`vectorize`'s SVG) and so read their own `outputFormat`.
+pub(super) fn types(ctx: &TaskCtx<'_>) -> Result<Vec<&'static str>, ApiError> {
+    let types = match ctx.task.get("outputType") {
+        None | Some(Value::Null) => vec!["URL"],
+        Some(Value::Array(list)) if !list.is_empty() => {
+            let mut out = Vec::new();
+            for v in list {
+                let found = v
+                    .as_str()
+                    .and_then(|s| TYPES.iter().copied().find(|t| t.eq_ignore_ascii_case(s)));
+                match found {
+                    Some(t) => out.push(t),
+                    None => return Err(invalid_type(ctx)),
+                }
+            }
+            out
+        }
+        Some(Value::String(_)) => vec![
+            ctx.one_of("outputType", "Output type", TYPES, true, true)?
+                .unwrap_or("URL"),
+        ],
+        Some(_) => return Err(invalid_type(ctx)),
+    };
+    Ok(types)
+}
+
 /// The error for an `outputType` that is not one of [`TYPES`] (or a list holding one).
 fn invalid_type(ctx: &TaskCtx<'_>) -> ApiError {
     ctx.one_of("outputType", "Output type", TYPES, true, true)
@@ -95,17 +102,27 @@ pub(super) fn add(
     bytes: &[u8],
     out: &OutputOptions,
 ) {
-    for t in &out.types {
+    let url = shared.image_url(uuid, out.format);
+    add_fields(item, prefix, &out.types, &url, out.format.mime(), bytes);
+}
+
+/// Adds `<prefix>URL`, `<prefix>Base64Data` and `<prefix>DataURI` (those `types` ask for) for an
+/// output served at `url` with MIME type `mime`: the raster images and `vectorize`'s SVG alike.
+pub(super) fn add_fields(
+    item: &mut Value,
+    prefix: &str,
+    types: &[&str],
+    url: &str,
+    mime: &str,
+    bytes: &[u8],
+) {
+    for t in types {
         let (field, value) = match *t {
-            "URL" => ("URL", json!(shared.image_url(uuid, out.format))),
+            "URL" => ("URL", json!(url)),
             "base64Data" => ("Base64Data", json!(B64.encode(bytes))),
             _ => (
                 "DataURI",
-                json!(format!(
-                    "data:{};base64,{}",
-                    out.format.mime(),
-                    B64.encode(bytes)
-                )),
+                json!(format!("data:{mime};base64,{}", B64.encode(bytes))),
             ),
         };
         validate::set_field(item, &format!("{prefix}{field}"), value);

@@ -27,3 +27,5 @@ mod account;
 mod storage;
 mod text;
 mod webhooks;
+// The remaining tools: vectorize, imageMasking, controlNetPreprocess, 3dInference.
+mod more_tools;
