@@ -8,7 +8,9 @@
 //! typed errors for a bad width, a bad key and a bad video duration, the utilities (imageUpload,
 //! caption, upscale, removeBackground, promptEnhance, getTaskDetails, in the old and the current
 //! schema, with the cut-out's alpha checked), a video to success (downloaded, its MP4 boxes read
-//! back), a WAV audio (its duration read back), an account lookup and, over REST, a retried HTTP 503. The script prints
+//! back), two videos whose `progress` the SDK reports while it polls, a failed video (an injected
+//! provider error) and one that never finishes (the SDK's own timeout must end the wait), a WAV
+//! audio (its duration read back), an account lookup and, over REST, a retried HTTP 503. The script prints
 //! one JSON line per check; this test asserts every expected check passed, and that the SDK
 //! executed each image task exactly once.
 //!
@@ -37,14 +39,19 @@ const CHECKS: &[&str] = &[
     "utilities",
     "imageInference.async.processing",
     "videoInference.async",
+    "videoInference.progress",
     "error.invalidDuration",
     "audioInference",
     "tools.image",
     "promptEnhance",
     "accountManagement",
 ];
-/// Checks that only apply to REST.
-const REST_CHECKS: &[&str] = &["retry.http503"];
+/// Checks that only apply to REST (the emulator's fault rules count REST requests only).
+const REST_CHECKS: &[&str] = &[
+    "retry.http503",
+    "error.videoTask",
+    "videoInference.neverFinish",
+];
 const TRANSPORTS: &[&str] = &["rest", "websocket"];
 
 /// Cargo's target directory (the parent of this test's `CARGO_TARGET_TMPDIR`).

@@ -500,6 +500,119 @@ async def video_async(transport: str) -> dict[str, Any]:
     return {"taskUUID": task_uuid, "bytes": len(data), **facts}
 
 
+async def video_progress(transport: str) -> dict[str, Any]:
+    """Two videos that take 2.5 s: the SDK's on_progress sees Runware's `progress` rise while it
+    polls, on_result fires once per video, and both distinct files download as MP4."""
+    from runware import RunOptions
+
+    task_uuid = str(uuid.uuid4())
+    progress: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    await admin("PUT", "video-delay", {"ms": 2500})
+    try:
+        async with client(transport) as rw:
+            items = await rw.run(
+                {
+                    "taskType": "videoInference",
+                    "taskUUID": task_uuid,
+                    "model": "klingai:kling-video@2.6-standard",
+                    "positivePrompt": "a kite over the dunes",
+                    "duration": 1,
+                    "width": 256,
+                    "height": 144,
+                    "fps": 8,
+                    "numberResults": 2,
+                },
+                RunOptions(on_progress=progress.append, on_result=results.append),
+            )
+    finally:
+        await admin("PUT", "video-delay", {"ms": 2000})
+    expect(len(items) == 2 and len(results) == 2, f"two videos, two on_result calls: {items!r}")
+    expect(len({i.get("videoUUID") for i in items}) == 2, f"distinct videoUUIDs: {items!r}")
+    for item in items:
+        expect(item.get("status") == "success", f"status in {item!r}")
+        facts = mp4_facts(await download(item["videoURL"]))
+        expect((facts.get("width"), facts.get("height")) == (256, 144), f"size: {facts}")
+    values = [p["progress"] for p in progress]
+    expect(values, "on_progress never fired: no `progress` while the videos were processing")
+    expect(all(0 <= v < 100 for v in values), f"progress outside 0..99 while processing: {values}")
+    expect(all(p.get("status") == "processing" for p in progress), f"statuses: {progress!r}")
+    expect(values == sorted(values), f"progress went down: {values}")
+    return {"taskUUID": task_uuid, "progress": values}
+
+
+async def video_task_error(transport: str) -> dict[str, Any]:
+    """A video whose provider fails (an injected `timeoutProvider`): the SDK raises at once with
+    the task's UUID and Runware's message, instead of polling on."""
+    task_uuid = str(uuid.uuid4())
+    await admin(
+        "POST",
+        "faults",
+        {"fault": {"kind": "taskError", "code": "timeoutProvider"}, "taskType": "videoInference",
+         "firstRequests": 1},
+    )
+    await admin("PUT", "video-delay", {"ms": 300})
+    try:
+        async with client(transport) as rw:
+            try:
+                await rw.run(
+                    {
+                        "taskType": "videoInference",
+                        "taskUUID": task_uuid,
+                        "model": "klingai:kling-video@2.6-standard",
+                        "positivePrompt": "a paper boat on a stream",
+                        "duration": 1,
+                    }
+                )
+            except RunwareError as err:
+                # The SDK's category for `timeoutProvider` is `unknown` (its table matches
+                # "Timeout" with a capital T), so what must survive is the task and the message.
+                expect(err.task_uuid == task_uuid, f"task_uuid {err.task_uuid!r}: {err!r}")
+                expect(err.task_type == "videoInference", f"task_type: {err!r}")
+                expect("provider" in err.message, f"Runware's message: {err!r}")
+                return {"taskUUID": task_uuid, "code": str(err.code),
+                        "statusCode": err.status_code, "error": redact(repr(err))}
+    finally:
+        await admin("DELETE", "faults")
+        await admin("PUT", "video-delay", {"ms": 2000})
+    raise CheckFailed("the failed video was returned as a success")
+
+
+async def video_never_finishes(transport: str) -> dict[str, Any]:
+    """A video that never finishes: the SDK's per-call timeout (3 s) ends the wait with a typed
+    `timeout` error, not a hang; the emulator kept answering `processing` meanwhile."""
+    from runware import RunOptions
+
+    task_uuid = str(uuid.uuid4())
+    await admin("POST", "faults", {"fault": {"kind": "neverFinish"}, "taskType": "videoInference"})
+    start = time.monotonic()
+    try:
+        async with client(transport) as rw:
+            try:
+                await rw.run(
+                    {
+                        "taskType": "videoInference",
+                        "taskUUID": task_uuid,
+                        "model": "klingai:kling-video@2.6-standard",
+                        "positivePrompt": "an endless road",
+                        "duration": 1,
+                    },
+                    RunOptions(timeout=3000),
+                )
+            except RunwareError as err:
+                waited = time.monotonic() - start
+                expect(str(err.code) == "timeout", f"code: {err!r}")
+                expect(waited < 15, f"the SDK gave up after {waited:.1f}s, not about 3 s")
+                log = await admin("GET", "log")
+                polls = [r for r in log if task_uuid in r.get("taskUuids", [])
+                         and '"getResponse"' in r.get("body", "")]
+                expect(len(polls) >= 2, f"the SDK polled {len(polls)} times before giving up")
+                return {"taskUUID": task_uuid, "seconds": round(waited, 2), "polls": len(polls)}
+    finally:
+        await admin("DELETE", "faults")
+    raise CheckFailed("a video that never finishes was returned as a success")
+
+
 async def bad_duration(transport: str) -> dict[str, Any]:
     """A video of 0 s: the SDK raises a typed error with the code and the parameter."""
     task_uuid = str(uuid.uuid4())
@@ -617,6 +730,7 @@ CHECKS: list[tuple[str, Callable[[str], Awaitable[dict[str, Any]]]]] = [
     ("utilities", utilities),
     ("imageInference.async.processing", async_processing),
     ("videoInference.async", video_async),
+    ("videoInference.progress", video_progress),
     ("error.invalidDuration", bad_duration),
     ("audioInference", audio),
     ("tools.image", image_tools),
@@ -626,6 +740,9 @@ CHECKS: list[tuple[str, Callable[[str], Awaitable[dict[str, Any]]]]] = [
 # HTTP-level faults concern REST only (the WebSocket path has no HTTP status per task).
 REST_ONLY_CHECKS: list[tuple[str, Callable[[str], Awaitable[dict[str, Any]]]]] = [
     ("retry.http503", retry_after_503),
+    # The emulator's fault rules count REST requests only, so these two run over REST.
+    ("error.videoTask", video_task_error),
+    ("videoInference.neverFinish", video_never_finishes),
 ]
 
 
