@@ -91,8 +91,13 @@ impl Job for Enhance {
         async move {
             Ok((0..self.versions)
                 .map(|v| {
-                    let mut item =
-                        item(ctx, json!({"text": enhance(&self.prompt, v, self.max_len)}));
+                    // `resultIndex` tells the versions apart: they share the taskUUID and carry
+                    // no UUID of their own, and Runware's SDK de-duplicates items by it first
+                    // (without it, three versions came back as one).
+                    let mut item = item(
+                        ctx,
+                        json!({"text": enhance(&self.prompt, v, self.max_len), "resultIndex": v}),
+                    );
                     add_cost(&mut item, include_cost, COST);
                     item
                 })

@@ -225,6 +225,8 @@ impl Job for Text {
                         ctx,
                         json!({
                             "text": text,
+                            // Tells the answers apart, as for promptEnhance's versions.
+                            "resultIndex": v,
                             "finishReason": finish,
                             "usage": {
                                 "promptTokens": self.prompt_tokens,

@@ -701,13 +701,16 @@ async def image_tools(transport: str) -> dict[str, Any]:
 
 
 async def prompt_enhance(transport: str) -> dict[str, Any]:
+    """Three versions come back as three items (the SDK tells them apart by `resultIndex`)."""
     async with client(transport) as rw:
         enhanced = await rw.run(
             {"taskType": "promptEnhance", "model": "runware:llama-3-1-8b@prompt-enhancer",
-             "prompt": "a lighthouse", "promptMaxLength": 120, "promptVersions": 1}
+             "prompt": "a lighthouse", "promptMaxLength": 120, "promptVersions": 3}
         )
-    expect(enhanced and "lighthouse" in enhanced[0].get("text", ""), f"promptEnhance: {enhanced!r}")
-    return {"text": enhanced[0]["text"]}
+    texts = [e.get("text", "") for e in enhanced]
+    expect(len(texts) == 3 and all("lighthouse" in t for t in texts), f"promptEnhance: {enhanced!r}")
+    expect(len(set(texts)) == 3, f"three different versions: {texts!r}")
+    return {"texts": texts}
 
 
 async def account(transport: str) -> dict[str, Any]:
