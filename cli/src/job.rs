@@ -20,7 +20,7 @@ use crate::progress::Spinner;
 use crate::save::save_outputs;
 
 /// The longest delay between two polls (the library's cap).
-const MAX_POLL_DELAY: Duration = Duration::from_secs(10);
+const MAX_POLL_DELAY: Duration = Duration::from_millis(spec::POLL_DELAY_CAP_MS as u64);
 
 /// How a task command ends: what it was asked to do beyond building the task.
 #[derive(Debug, Default)]

@@ -7,7 +7,7 @@ pub const BACKOFF_CAP_MS: u64 = 8_000;
 /// Cap of a `Retry-After` delay, ms.
 pub const RETRY_AFTER_CAP_MS: u64 = 60_000;
 /// Cap of the poll delay, ms (a larger `poll-interval-ms` is used as is).
-pub const POLL_CAP_MS: u64 = 10_000;
+pub const POLL_CAP_MS: u64 = runware_spec::POLL_DELAY_CAP_MS as u64;
 
 /// A source of randomness: backoff jitter and taskUUIDs. The glue uses `wasi:random`; tests use
 /// a seeded generator.

@@ -171,6 +171,9 @@ pub const DEFAULT_FIRST_BYTE_TIMEOUT_MS: u32 = 120_000;
 pub const DEFAULT_BETWEEN_BYTES_TIMEOUT_MS: u32 = 30_000;
 /// First delay between two `getResponse` polls (it grows to about 10 s).
 pub const DEFAULT_POLL_INTERVAL_MS: u32 = 1_000;
+/// The longest delay between two `getResponse` polls: the delay grows ×1.5 from the poll
+/// interval up to this.
+pub const POLL_DELAY_CAP_MS: u32 = 10_000;
 /// Time allowed for polling an async task, bounded by the call's deadline (20 min, for video).
 pub const DEFAULT_POLL_DEADLINE_MS: u32 = 1_200_000;
 /// Largest response body accepted, in bytes (64 MiB).
