@@ -144,6 +144,10 @@ class Client:
         """Runs a modelSearch task (WIT `model-search-request` as a dict)."""
         return self._call("[method]client.model-search", request)
 
+    def account(self) -> dict[str, Any]:
+        """The account's balance and currency (`accountManagement` getDetails)."""
+        return self._call("[method]client.account")
+
     def run_tasks(self, tasks_json: str) -> dict[str, Any]:
         """The raw path: a JSON array of tasks."""
         return self._call("[method]client.run-tasks", tasks_json)

@@ -41,11 +41,16 @@ class Scenario(unittest.TestCase):
         cls.client.close()
 
     def run_step(self, step: dict[str, Any]) -> None:
-        method = {"model-search": self.client.model_search, "text-to-image": self.client.text_to_image}[step["call"]]
+        method = {
+            "model-search": self.client.model_search,
+            "text-to-image": self.client.text_to_image,
+            "account": self.client.account,
+        }[step["call"]]
+        args = [step["request"]] if "request" in step else []
         expect = step["expect"]
         if "err" in expect:
             with self.assertRaises(RunwareError, msg=step["name"]) as raised:
-                method(step["request"])
+                method(*args)
             want = expect["err"]
             self.assertEqual(raised.exception.case, want["case"])
             for field in ("code", "parameter", "attempts", "retryable"):
@@ -53,11 +58,15 @@ class Scenario(unittest.TestCase):
                     self.assertEqual(raised.exception.detail[field], want[field], field)
             return
         try:
-            result = method(step["request"])
+            result = method(*args)
         except RunwareError as error:
             self.fail(f"{step['name']}: {error.case} {error.detail}")
         want = expect["ok"]
-        if step["call"] == "model-search":
+        if step["call"] == "account":
+            self.assertEqual(result["currency"], want["currency"])
+            self.assertGreaterEqual(result["balance"], want["min-balance"])
+            self.assertIsInstance(json.loads(result["json"]), dict)
+        elif step["call"] == "model-search":
             self.assertGreaterEqual(result["total-results"], want["min-total-results"])
             self.assertEqual(len(result["results"]), want["results"])
             for model in result["results"]:

@@ -42,12 +42,12 @@ describe('scenario', () => {
 
   for (const step of scenario.steps) {
     test(step.name, () => {
-      const call = { 'model-search': 'modelSearch', 'text-to-image': 'textToImage' }[step.call];
-      const request = toJs(step.request);
+      const call = { 'model-search': 'modelSearch', 'text-to-image': 'textToImage', account: 'account' }[step.call];
+      const args = 'request' in step ? [toJs(step.request)] : [];
       if (step.expect.err) {
         const want = step.expect.err;
         assert.throws(
-          () => client[call](request),
+          () => client[call](...args),
           (error) => {
             assert.ok(error.payload, `not a ComponentError: ${error}`);
             assert.equal(error.payload.kind, want.case);
@@ -61,12 +61,16 @@ describe('scenario', () => {
       }
       let result;
       try {
-        result = client[call](request);
+        result = client[call](...args);
       } catch (error) {
         assert.fail(`${step.name}: ${JSON.stringify(error.payload ?? String(error))}`);
       }
       const want = step.expect.ok;
-      if (step.call === 'model-search') {
+      if (step.call === 'account') {
+        assert.equal(result.currency, want.currency);
+        assert.ok(result.balance >= want['min-balance'], 'balance');
+        assert.equal(typeof JSON.parse(result.json), 'object');
+      } else if (step.call === 'model-search') {
         assert.ok(Number(result.totalResults) >= want['min-total-results'], 'total-results'); // u64: BigInt
         assert.equal(result.results.length, want.results);
         for (const model of result.results) {
