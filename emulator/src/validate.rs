@@ -118,6 +118,15 @@ pub(crate) struct Range {
     pub multiplier: Option<i64>,
 }
 
+/// A range without a multiplier.
+pub(crate) fn range(min: f64, max: f64) -> Range {
+    Range {
+        min,
+        max,
+        multiplier: None,
+    }
+}
+
 impl<'a> TaskCtx<'a> {
     /// An error of this task.
     pub fn err(&self, code: &str, message: impl Into<String>) -> ApiError {

@@ -9,6 +9,7 @@
 //! `outputType` is `URL` (default), `base64Data` or `dataURI` (one or a list): `audioURL`,
 //! `audioBase64Data`, `audioDataURI`.
 
+use crate::validate::range;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -20,7 +21,7 @@ use serde_json::{Value, json};
 use super::{Job, Keyed, Kind, TaskType, add_cost, item};
 use crate::media::audio::{self, Encoding, Voice};
 use crate::state::Shared;
-use crate::validate::{self, ApiError, Range, TaskCtx};
+use crate::validate::{self, ApiError, TaskCtx};
 
 /// The task type.
 pub(super) const TASK: TaskType = TaskType {
@@ -45,14 +46,6 @@ struct AudioPlan {
     encoding: Encoding,
     types: Vec<&'static str>,
     number_results: usize,
-}
-
-fn range(min: f64, max: f64) -> Range {
-    Range {
-        min,
-        max,
-        multiplier: None,
-    }
 }
 
 fn output_types(ctx: &TaskCtx<'_>) -> Result<Vec<&'static str>, ApiError> {
@@ -101,15 +94,8 @@ fn plan(_shared: &Shared, ctx: &TaskCtx<'_>) -> Result<Box<dyn Job>, ApiError> {
             (prompt.to_string(), Voice::Music, secs)
         }
     };
-    let seed = ctx.int_as(
-        "seed",
-        "Seed",
-        range(1.0, 9_223_372_036_854_775_807.0),
-        false,
-    )?;
-    let number_results = ctx
-        .int_as("numberResults", "Number of results", range(1.0, 4.0), false)?
-        .unwrap_or(1);
+    let seed = super::seed(ctx)?;
+    let number_results = super::number_results(ctx, 4.0)?;
     let encoding = match ctx.one_of(
         "outputFormat",
         "Output format",

@@ -1,6 +1,7 @@
 //! `imageInference`: validates the documented parameters (Runware's error shape and ranges) and
 //! renders `numberResults` procedural landscapes, each with its own seed and `imageUUID`.
 
+use crate::validate::range;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -35,15 +36,6 @@ struct ImagePlan {
     output: OutputOptions,
 }
 
-/// A range without a multiplier.
-fn range(min: f64, max: f64) -> Range {
-    Range {
-        min,
-        max,
-        multiplier: None,
-    }
-}
-
 fn plan(_shared: &Shared, ctx: &TaskCtx<'_>) -> Result<Box<dyn Job>, ApiError> {
     let prompt = ctx
         .string("positivePrompt", "Positive prompt", 2, 3000, true)?
@@ -70,20 +62,8 @@ fn plan(_shared: &Shared, ctx: &TaskCtx<'_>) -> Result<Box<dyn Job>, ApiError> {
         .int_as("steps", "Steps", range(1.0, 100.0), false)?
         .unwrap_or(20);
     ctx.float("CFGScale", "CFG scale", range(0.0, 50.0), false)?;
-    let number_results = ctx
-        .int_as(
-            "numberResults",
-            "Number of results",
-            range(1.0, 20.0),
-            false,
-        )?
-        .unwrap_or(1);
-    let seed = ctx.int_as(
-        "seed",
-        "Seed",
-        range(1.0, 9_223_372_036_854_775_807.0),
-        false,
-    )?;
+    let number_results = super::number_results(ctx, 20.0)?;
+    let seed = super::seed(ctx)?;
     ctx.int("clipSkip", "CLIP skip", range(0.0, 2.0), false)?;
     ctx.float("strength", "Strength", range(0.0, 1.0), false)?;
     if let Some(s) = ctx.task.get("scheduler").filter(|v| !v.is_null())

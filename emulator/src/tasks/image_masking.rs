@@ -9,6 +9,7 @@
 //! as found. The settings are read from `settings` (the SDK 1.8.0 form) or, in the older form,
 //! from the task itself.
 
+use crate::validate::range;
 use std::collections::VecDeque;
 
 use image::{DynamicImage, ExtendedColorType, GrayImage, Luma};
@@ -18,7 +19,7 @@ use super::raster::{Raster, RasterJob};
 use super::{Job, Keyed, Kind, TaskType, input_image, output};
 use crate::render::{self, Format};
 use crate::state::Shared;
-use crate::validate::{ApiError, Range, TaskCtx};
+use crate::validate::{ApiError, TaskCtx};
 
 /// The task type.
 pub(super) const TASK: TaskType = TaskType {
@@ -40,14 +41,6 @@ struct Settings {
     max_detections: usize,
     padding: i64,
     blur: u32,
-}
-
-fn range(min: f64, max: f64) -> Range {
-    Range {
-        min,
-        max,
-        multiplier: None,
-    }
 }
 
 /// Reads the settings from `ctx` over `base` (later values win).

@@ -198,6 +198,28 @@ fn item(ctx: &TaskCtx<'_>, extra: Value) -> Value {
     item
 }
 
+/// `seed`, optional: a positive signed 64-bit integer, as Runware's schema has it.
+fn seed(ctx: &TaskCtx<'_>) -> Result<Option<u64>, ApiError> {
+    ctx.int_as(
+        "seed",
+        "Seed",
+        validate::range(1.0, 9_223_372_036_854_775_807.0),
+        false,
+    )
+}
+
+/// `numberResults`, optional: 1 to `max`, 1 when absent.
+fn number_results(ctx: &TaskCtx<'_>, max: f64) -> Result<usize, ApiError> {
+    Ok(ctx
+        .int_as(
+            "numberResults",
+            "Number of results",
+            validate::range(1.0, max),
+            false,
+        )?
+        .unwrap_or(1))
+}
+
 /// Puts the item's `cost` on it. Always: the dispatcher charges the items' costs to the account
 /// and then removes `cost` unless the task asked for it (`includeCost: true`), so that what is
 /// reported and what is billed are one number. (The flag is kept for the jobs' call sites.)

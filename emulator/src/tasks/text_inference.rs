@@ -13,6 +13,7 @@
 //! "length"`. Sync and async; `deliveryMethod: "stream"` (server-sent events) is refused with
 //! `unsupportedDeliveryMethod`, because the emulator does not stream.
 
+use crate::validate::range;
 use std::sync::Arc;
 
 use futures_util::FutureExt as _;
@@ -21,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::{Job, Keyed, Kind, TaskType, add_cost, item};
 use crate::state::Shared;
-use crate::validate::{ApiError, Range, TaskCtx};
+use crate::validate::{ApiError, TaskCtx};
 
 /// The task type.
 pub(super) const TASK: TaskType = TaskType {
@@ -45,14 +46,6 @@ struct Text {
     prompt_tokens: usize,
     max_tokens: Option<usize>,
     number_results: usize,
-}
-
-fn range(min: f64, max: f64) -> Range {
-    Range {
-        min,
-        max,
-        multiplier: None,
-    }
 }
 
 fn plan(_shared: &Shared, ctx: &TaskCtx<'_>) -> Result<Box<dyn Job>, ApiError> {
@@ -126,14 +119,7 @@ fn plan(_shared: &Shared, ctx: &TaskCtx<'_>) -> Result<Box<dyn Job>, ApiError> {
         sctx.float("temperature", "Temperature", range(0.0, 2.0), false)?;
         sctx.float("topP", "Top P", range(0.0, 1.0), false)?;
     }
-    let number_results = ctx
-        .int_as(
-            "numberResults",
-            "Number of results",
-            range(1.0, 20.0),
-            false,
-        )?
-        .unwrap_or(1);
+    let number_results = super::number_results(ctx, 20.0)?;
     ctx.boolean("includeUsage")?;
     Ok(Box::new(Text {
         model,

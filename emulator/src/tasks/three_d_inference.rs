@@ -20,7 +20,7 @@ use super::{Job, Keyed, Kind, TaskType, add_cost, input_image, item, output};
 use crate::delivery;
 use crate::render;
 use crate::state::{Shared, StoredMedia};
-use crate::validate::{ApiError, Range, TaskCtx};
+use crate::validate::{ApiError, TaskCtx};
 
 /// The task type.
 pub(super) const TASK: TaskType = TaskType {
@@ -41,14 +41,6 @@ struct Model3d {
     image: Option<Bytes>,
     seed: Option<u64>,
     number_results: usize,
-}
-
-fn range(min: f64, max: f64) -> Range {
-    Range {
-        min,
-        max,
-        multiplier: None,
-    }
 }
 
 fn plan(shared: &Shared, ctx: &TaskCtx<'_>) -> Result<Box<dyn Job>, ApiError> {
@@ -100,15 +92,8 @@ fn plan(shared: &Shared, ctx: &TaskCtx<'_>) -> Result<Box<dyn Job>, ApiError> {
             None,
         ));
     }
-    let seed = ctx.int_as(
-        "seed",
-        "Seed",
-        range(1.0, 9_223_372_036_854_775_807.0),
-        false,
-    )?;
-    let number_results = ctx
-        .int_as("numberResults", "Number of results", range(1.0, 4.0), false)?
-        .unwrap_or(1);
+    let seed = super::seed(ctx)?;
+    let number_results = super::number_results(ctx, 4.0)?;
     // Accepted for compatibility; the model does not depend on them.
     ctx.object("settings")?;
     Ok(Box::new(Model3d {

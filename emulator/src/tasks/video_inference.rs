@@ -10,6 +10,7 @@
 //! encoder). The work is long-running ([`Job::long`]): `getResponse` shows `processing` with a
 //! rising `progress` for the emulator's video delay, and a task error in both shapes.
 
+use crate::validate::range;
 use std::sync::Arc;
 
 use futures_util::FutureExt as _;
@@ -36,14 +37,6 @@ pub(crate) const DEFAULT_FPS: u32 = 24;
 pub(crate) const DEFAULT_SIZE: (u32, u32) = (640, 360);
 /// The `cost` per second of video reported with `includeCost`.
 const COST_PER_SECOND: f64 = 0.05;
-
-fn range(min: f64, max: f64) -> Range {
-    Range {
-        min,
-        max,
-        multiplier: None,
-    }
-}
 
 /// Refuses anything but `deliveryMethod: "async"` (shared with the tools' video inputs).
 pub(super) fn require_async(ctx: &TaskCtx<'_>, what: &str) -> Result<(), ApiError> {
@@ -229,15 +222,8 @@ fn plan(shared: &Shared, ctx: &TaskCtx<'_>) -> Result<Box<dyn Job>, ApiError> {
     let fps = ctx
         .int_as("fps", "Frames per second", range(1.0, 60.0), false)?
         .unwrap_or(DEFAULT_FPS);
-    let seed = ctx.int_as(
-        "seed",
-        "Seed",
-        range(1.0, 9_223_372_036_854_775_807.0),
-        false,
-    )?;
-    let number_results = ctx
-        .int_as("numberResults", "Number of results", range(1.0, 4.0), false)?
-        .unwrap_or(1);
+    let seed = super::seed(ctx)?;
+    let number_results = super::number_results(ctx, 4.0)?;
     ctx.int("steps", "Steps", range(1.0, 100.0), false)?;
     ctx.float("CFGScale", "CFG scale", range(0.0, 50.0), false)?;
     let container = container(ctx)?;
