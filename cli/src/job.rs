@@ -153,7 +153,17 @@ pub async fn wait(
         let Ok(polled) = tokio::time::timeout(left, client.poll(job)).await else {
             break;
         };
-        let outcome = polled.map_err(api_failure)?;
+        let outcome = match polled {
+            Ok(outcome) => outcome,
+            // A poll that failed (after the library's own retries) must not lose the outputs
+            // earlier polls brought: they are printed, and saved with --out, before the error.
+            Err(e) if !received.is_empty() => {
+                println!("{}", merged_response(last.as_ref(), &received));
+                save(client, plan, &received, spinner).await?;
+                return Err(Fail::with_code(exit::exit_code(&e), e.report()));
+            }
+            Err(e) => return Err(api_failure(e)),
+        };
         for o in &outcome.outputs {
             if !received.iter().any(|r| same_output(r, o)) {
                 received.push(o.clone());

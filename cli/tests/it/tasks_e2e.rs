@@ -673,3 +673,63 @@ async fn a_large_local_video_is_uploaded_first_and_sent_by_uuid() {
     assert!(!sent.contains("base64"), "not inlined");
     assert_eq!(files(out.path()).len(), 1, "the upscaled video is saved");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_poll_keeps_the_videos_earlier_polls_brought() {
+    // Three videos, due at 1, 2 and 3 s; the CLI polls at about 1, 2.5 and 4.75 s. Once the
+    // second poll is in (two videos received), every later getResponse fails with HTTP 503.
+    let h = Harness::start_with(|b| b.video_processing(Duration::from_secs(3))).await;
+    h.run(&["account"]).await.assert_code(0);
+    let out = tempfile::tempdir().expect("tempdir");
+    let out_arg = dir_arg(&out);
+    let args = [
+        "--max-retries",
+        "0",
+        "video",
+        "--prompt",
+        "three paper boats",
+        "--number-results",
+        "3",
+        "--width",
+        "160",
+        "--height",
+        "128",
+        "--duration",
+        "1",
+        "--out",
+        &out_arg,
+    ];
+    let run = h.run(&args);
+    let break_polls = async {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while h.posts_with("getResponse").len() < 2 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the CLI never polled twice"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        h.emulator.add_fault(
+            FaultRule::new(Fault::HttpStatus {
+                status: 503,
+                retry_after: None,
+            })
+            .task_type("getResponse"),
+        );
+    };
+    let (run, ()) = tokio::join!(run, break_polls);
+    run.assert_code(3);
+    let videos = strings(&run, "videoUUID");
+    assert!(
+        !videos.is_empty(),
+        "the videos received are printed: {}",
+        run.stdout
+    );
+    let saved = files(out.path());
+    assert_eq!(saved.len(), videos.len(), "and saved: {saved:?}");
+    assert!(
+        run.stderr.contains("503") || run.stderr.contains("serviceUnavailable"),
+        "{}",
+        run.stderr
+    );
+}
