@@ -5,8 +5,8 @@
 //!
 //! One function, [`save_outputs`], does it for every kind; `text-to-image`'s images go through it
 //! too. The file name comes from the server, so it is checked before use: a hostile server cannot
-//! write outside `--out`. The extension is the requested format's, else the URL's (or the data
-//! URI's type), else the bytes' own (their magic number), else the kind's usual one.
+//! write outside `--out`. The extension is the bytes' own (their magic number), else the
+//! requested format's, else the URL's (or the data URI's type), else the kind's usual one.
 
 use std::path::{Path, PathBuf};
 
@@ -193,9 +193,11 @@ async fn save_output(
     } else {
         return Err(bad("the response carries no data".to_string()));
     };
-    let ext = format
+    // What the bytes are wins: a server that answered another format than the one asked for
+    // (the emulator answers MP3 with WAV) must not get a misnamed file.
+    let ext = sniff_ext(&bytes)
+        .or(format)
         .or(hinted_ext)
-        .or_else(|| sniff_ext(&bytes))
         .unwrap_or(kind_ext(output.kind));
     let path = dir.join(format!("{name}.{ext}"));
     std::fs::write(&path, &bytes)

@@ -733,3 +733,31 @@ async fn a_failed_poll_keeps_the_videos_earlier_polls_brought() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_is_named_by_what_its_bytes_are_not_by_what_was_asked() {
+    // The emulator answers an MP3 request with WAV bytes (it has no MP3 encoder).
+    let h = quick().await;
+    let out = tempfile::tempdir().expect("tempdir");
+    let out_arg = dir_arg(&out);
+    let run = h
+        .run(&[
+            "audio",
+            "--prompt",
+            "a calm piano melody",
+            "--duration",
+            "10",
+            "--format",
+            "mp3",
+            "--out",
+            &out_arg,
+        ])
+        .await;
+    run.assert_code(0);
+    let saved = files(out.path());
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert!(
+        saved[0].ends_with(".wav"),
+        "WAV bytes are saved as .wav: {saved:?}"
+    );
+}
