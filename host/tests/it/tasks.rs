@@ -262,3 +262,25 @@ async fn stored_media_is_uploaded_used_and_deleted() {
     assert_eq!(kind, ErrorKind::InvalidRequest, "{detail:?}");
     assert_eq!(detail.code, "mediaNotFound");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn input_nested_to_the_parsers_limit_fits_the_64_kib_stack() {
+    // The component's stack is 64 KiB (guest/build.rs). The deepest input a call can bring is
+    // JSON at serde_json's nesting limit: it must end in a typed error, never a trap.
+    let key = test_key("tasks-deep");
+    let emu = emulator(&key).await;
+    let client = ok(Client::new(&runtime(), config(&emu, Some(&key))));
+    for depth in [100, 126, 127, 200] {
+        let deep = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let tasks = format!(r#"[{{"taskType":"ping","ping":true,"x":{deep}}}]"#);
+        match client.run_tasks(&tasks).await {
+            Ok(_) => {}
+            Err(Error::Api { kind, .. }) => {
+                assert_eq!(kind, ErrorKind::InvalidRequest, "depth {depth}")
+            }
+            Err(e) => panic!("depth {depth}: {}", e.report()),
+        }
+    }
+    let ok_call = ok(client.prepare(&Task::Video(VideoRequest::default())).await);
+    assert!(ok_call.contains("videoInference"), "the client still works");
+}
