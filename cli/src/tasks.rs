@@ -11,8 +11,9 @@
 
 use std::path::Path;
 
-use base64::Engine as _;
-use runware_host::input::{MediaKind, Resolved, is_uuid, mime_type, resolve_input};
+use runware_host::input::{
+    MediaKind, Resolved, Source, classify, mime_type, read_data_uri, resolve_input,
+};
 use runware_host::{
     AudioRequest, Client, CommonOptions, Delivery, FrameImage, Job, MediaToolRequest,
     PromptEnhanceRequest, Speech, Task, VideoRequest, spec,
@@ -86,42 +87,12 @@ fn tool_inputs(a: &ToolArgs) -> Vec<(&'static str, &String)> {
     v
 }
 
-/// Whether `v` is sent as it is (a URL, a data URI or a Runware UUID).
-fn is_remote(v: &str) -> bool {
-    let lower = v.to_ascii_lowercase();
-    lower.starts_with("http://")
-        || lower.starts_with("https://")
-        || lower.starts_with("data:")
-        || is_uuid(v)
-}
-
-/// Whether `v` could be base64 data given inline (the library's rule: 64 characters or more).
-fn is_base64(v: &str) -> bool {
-    v.len() >= 64
-        && base64::engine::general_purpose::STANDARD
-            .decode(v.trim_end_matches('\n'))
-            .is_ok()
-}
-
-/// An input must be a URL, a data URI, a UUID, base64, or an existing file: exit 2 naming the
-/// flag and the path otherwise, before anything is sent.
+/// An input must be a URL, a data URI, a UUID, base64, or an existing file (the library's
+/// rule, [`classify`]): exit 2 naming the flag and the path otherwise, before anything is sent.
 pub fn check_input(flag: &str, value: &str) -> Result<(), Fail> {
-    let v = value.trim();
-    if v.is_empty() {
-        return Err(Fail::usage(format!("{flag}: the value is empty")));
-    }
-    if is_remote(v) {
-        return Ok(());
-    }
-    match std::fs::metadata(v) {
-        Ok(m) if m.is_file() => Ok(()),
-        Ok(_) => Err(Fail::usage(format!("{flag} {v}: not a file"))),
-        Err(_) if is_base64(v) => Ok(()),
-        Err(e) => Err(Fail::usage(format!(
-            "{flag} {v}: no such file ({e}); give an existing file, a URL, a data URI, base64 \
-             or a Runware UUID"
-        ))),
-    }
+    classify(value)
+        .map(drop)
+        .map_err(|why| Fail::usage(format!("{flag}: {why}")))
 }
 
 /// Turns inputs into what a task carries, through the client.
@@ -134,10 +105,11 @@ struct Inputs<'a> {
 impl Inputs<'_> {
     async fn get(&self, flag: &str, value: &str, kind: MediaKind) -> Result<String, Fail> {
         let v = value.trim();
-        if self.dry_run
-            && !is_remote(v)
-            && std::fs::metadata(v).is_ok_and(|m| m.len() > spec::INLINE_INPUT_MAX_BYTES)
-        {
+        let large_file = matches!(
+            classify(v),
+            Ok(Source::File { bytes }) if bytes > spec::INLINE_INPUT_MAX_BYTES
+        );
+        if self.dry_run && large_file {
             self.spinner.println(&format!(
                 "runware: dry run: {flag} {v} is over {} KiB and would be uploaded first; \
                  shown as {DRY_RUN_UPLOAD_UUID}",
@@ -405,29 +377,24 @@ async fn enhance_prompt(
 /// `mediaStorage`; the JSON on stdout, the UUID on stderr.
 async fn upload(client: &Client, a: UploadArgs, spinner: &Spinner) -> Result<u8, Fail> {
     let v = a.file.trim();
-    let (data, mime) = if is_remote(v) {
-        let mime = if v.to_ascii_lowercase().starts_with("data:") {
-            v.get(5..)
-                .and_then(|r| r.split([';', ',']).next())
-                .unwrap_or_default()
-                .to_string()
-        } else {
-            mime_type(Path::new(v.split(['?', '#']).next().unwrap_or(v)), &[]).to_string()
-        };
-        (v.to_string(), mime)
-    } else {
-        let path = v.to_string();
-        let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
-            .await
-            .map_err(|e| Fail::usage(format!("upload {v}: cannot read it: {e}")))?
-            .map_err(|e| Fail::usage(format!("upload {v}: cannot read it: {e}")))?;
-        let head = bytes.get(..16).unwrap_or(&bytes);
-        let mime = mime_type(Path::new(v), head).to_string();
-        let uri = format!(
-            "data:{mime};base64,{}",
-            base64::engine::general_purpose::STANDARD.encode(&bytes)
-        );
-        (uri, mime)
+    let (data, mime) = match classify(v) {
+        Ok(Source::File { .. }) => {
+            let (uri, mime, _) = read_data_uri(v)
+                .await
+                .map_err(|why| Fail::usage(format!("upload: {why}")))?;
+            (uri, mime.to_string())
+        }
+        _ => {
+            let mime = if v.to_ascii_lowercase().starts_with("data:") {
+                v.get(5..)
+                    .and_then(|r| r.split([';', ',']).next())
+                    .unwrap_or_default()
+                    .to_string()
+            } else {
+                mime_type(Path::new(v.split(['?', '#']).next().unwrap_or(v)), &[]).to_string()
+            };
+            (v.to_string(), mime)
+        }
     };
     let task = if mime.starts_with("image/") {
         Task::ImageUpload(data)

@@ -130,6 +130,62 @@ fn invalid(parameter: &str, message: String) -> Error {
     }
 }
 
+/// Where an input comes from, decided without reading it (the rule in the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A URL, a data URI, a Runware UUID or base64: sent as given.
+    AsGiven,
+    /// An existing local file of this many bytes.
+    File {
+        /// Its size.
+        bytes: u64,
+    },
+}
+
+/// Classifies `value` (steps 1 to 4 of the module docs) without reading a file, so a caller
+/// can check its inputs before anything starts. `Err` says why it is none of them, naming it.
+pub fn classify(value: &str) -> Result<Source, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err("the value is empty".to_string());
+    }
+    let lower = v.to_ascii_lowercase();
+    if lower.starts_with("http://")
+        || lower.starts_with("https://")
+        || lower.starts_with("data:")
+        || is_uuid(v)
+    {
+        return Ok(Source::AsGiven);
+    }
+    match std::fs::metadata(v) {
+        Ok(meta) if meta.is_file() => Ok(Source::File { bytes: meta.len() }),
+        Ok(_) => Err(format!("{v} is not a file")),
+        Err(_) if is_base64(v) => Ok(Source::AsGiven),
+        Err(e) => Err(format!(
+            "{v:?} is no readable file ({e}), and not a URL, data URI, base64 or Runware UUID \
+             either"
+        )),
+    }
+}
+
+/// Reads the local file at `path` (off the async threads: it may be large or on a slow disk)
+/// as a `data:` URI; also returns its MIME type and size.
+pub async fn read_data_uri(path: &str) -> Result<(String, &'static str, u64), String> {
+    let owned = path.to_string();
+    let bytes = tokio::task::spawn_blocking(move || std::fs::read(owned))
+        .await
+        .map_err(|e| format!("cannot read {path}: {e}"))?
+        .map_err(|e| format!("cannot read {path}: {e}"))?;
+    let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    let head = bytes.get(..16).unwrap_or(&bytes);
+    let mime = mime_type(Path::new(path), head);
+    let uri = format!(
+        "data:{mime};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(&bytes)
+    );
+    Ok((uri, mime, size))
+}
+
 /// Turns `value` into what a task can carry, reading and (when large) uploading a local file
 /// through `client`. `parameter` names the task field in errors (`inputs.image`, for example).
 pub async fn resolve_input(
@@ -139,47 +195,11 @@ pub async fn resolve_input(
     parameter: &str,
 ) -> Result<Resolved, Error> {
     let v = value.trim();
-    let lower = v.to_ascii_lowercase();
-    if lower.starts_with("http://")
-        || lower.starts_with("https://")
-        || lower.starts_with("data:")
-        || is_uuid(v)
-    {
+    let fail = |m: String| invalid(parameter, format!("{parameter}: {m}"));
+    if classify(v).map_err(fail)? == Source::AsGiven {
         return Ok(Resolved::AsGiven(v.to_string()));
     }
-    let path = Path::new(v);
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => {}
-        Ok(_) => {
-            return Err(invalid(
-                parameter,
-                format!("{parameter}: {v} is not a file"),
-            ));
-        }
-        Err(_) if !v.is_empty() && is_base64(v) => return Ok(Resolved::AsGiven(v.to_string())),
-        Err(e) => {
-            return Err(invalid(
-                parameter,
-                format!(
-                    "{parameter}: {v:?} is no readable file ({e}), and not a URL, data URI, \
-                     base64 or Runware UUID either"
-                ),
-            ));
-        }
-    }
-    // Read off the async threads: a file may be large or on a slow disk.
-    let owned = path.to_path_buf();
-    let bytes = tokio::task::spawn_blocking(move || std::fs::read(owned))
-        .await
-        .map_err(|e| invalid(parameter, format!("{parameter}: cannot read {v}: {e}")))?
-        .map_err(|e| invalid(parameter, format!("{parameter}: cannot read {v}: {e}")))?;
-    let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    let head = bytes.get(..16).unwrap_or(&bytes);
-    let data_uri = format!(
-        "data:{};base64,{}",
-        mime_type(path, head),
-        base64::engine::general_purpose::STANDARD.encode(&bytes)
-    );
+    let (data_uri, _, size) = read_data_uri(v).await.map_err(fail)?;
     if size <= spec::INLINE_INPUT_MAX_BYTES {
         return Ok(Resolved::Inlined {
             data_uri,
