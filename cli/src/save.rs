@@ -249,43 +249,7 @@ pub fn ext_from_url(url: &str) -> Option<&'static str> {
 
 /// The format the bytes actually are, from their magic number.
 pub fn sniff_ext(bytes: &[u8]) -> Option<&'static str> {
-    let at = |offset: usize, sig: &[u8]| bytes.get(offset..offset + sig.len()) == Some(sig);
-    if at(0, b"\x89PNG\r\n\x1a\n") {
-        Some("png")
-    } else if at(0, &[0xff, 0xd8, 0xff]) {
-        Some("jpg")
-    } else if at(0, b"RIFF") && at(8, b"WEBP") {
-        Some("webp")
-    } else if at(0, b"RIFF") && at(8, b"WAVE") {
-        Some("wav")
-    } else if at(4, b"ftypqt") {
-        Some("mov")
-    } else if at(4, b"ftyp") {
-        Some("mp4")
-    } else if at(0, &[0x1a, 0x45, 0xdf, 0xa3]) {
-        Some("webm")
-    } else if at(0, b"ID3") || at(0, &[0xff, 0xfb]) || at(0, &[0xff, 0xf3]) || at(0, &[0xff, 0xf2])
-    {
-        Some("mp3")
-    } else if at(0, b"fLaC") {
-        Some("flac")
-    } else if at(0, b"OggS") {
-        Some("ogg")
-    } else if at(0, b"glTF") {
-        Some("glb")
-    } else if is_svg(bytes) {
-        Some("svg")
-    } else {
-        None
-    }
-}
-
-/// Whether the bytes start like an SVG document (`<svg`, or an XML prolog followed by one).
-fn is_svg(bytes: &[u8]) -> bool {
-    let head = bytes.get(..bytes.len().min(512)).unwrap_or(bytes);
-    let text = String::from_utf8_lossy(head);
-    let t = text.trim_start();
-    t.starts_with("<svg") || (t.starts_with("<?xml") && t.contains("<svg"))
+    runware_host::input::sniff_mime(bytes).and_then(ext_from_mime)
 }
 
 /// A UUID as a file name: letters, digits, `-` and `_` only (a hostile server cannot write

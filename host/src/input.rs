@@ -79,24 +79,55 @@ fn is_base64(s: &str) -> bool {
             .is_ok()
 }
 
-/// The MIME type of a file, from its first bytes, else its extension.
+/// The MIME type the first bytes show (their magic number), for the formats Runware takes and
+/// returns; `None` when they show none of them.
+pub fn sniff_mime(bytes: &[u8]) -> Option<&'static str> {
+    let at = |offset: usize, sig: &[u8]| bytes.get(offset..offset + sig.len()) == Some(sig);
+    let mime = if at(0, b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else if at(0, &[0xff, 0xd8, 0xff]) {
+        "image/jpeg"
+    } else if at(0, b"GIF8") {
+        "image/gif"
+    } else if at(0, b"RIFF") && at(8, b"WEBP") {
+        "image/webp"
+    } else if at(0, b"RIFF") && at(8, b"WAVE") {
+        "audio/wav"
+    } else if at(4, b"ftypqt") {
+        "video/quicktime"
+    } else if at(4, b"ftyp") {
+        "video/mp4"
+    } else if at(0, &[0x1a, 0x45, 0xdf, 0xa3]) {
+        "video/webm"
+    } else if at(0, b"ID3") || at(0, &[0xff, 0xfb]) || at(0, &[0xff, 0xf3]) || at(0, &[0xff, 0xf2])
+    {
+        "audio/mpeg"
+    } else if at(0, b"fLaC") {
+        "audio/flac"
+    } else if at(0, b"OggS") {
+        "audio/ogg"
+    } else if at(0, b"glTF") {
+        "model/gltf-binary"
+    } else if is_svg(bytes) {
+        "image/svg+xml"
+    } else {
+        return None;
+    };
+    Some(mime)
+}
+
+/// Whether the bytes start like an SVG document (`<svg`, or an XML prolog followed by one).
+fn is_svg(bytes: &[u8]) -> bool {
+    let head = bytes.get(..bytes.len().min(512)).unwrap_or(bytes);
+    let text = String::from_utf8_lossy(head);
+    let t = text.trim_start();
+    t.starts_with("<svg") || (t.starts_with("<?xml") && t.contains("<svg"))
+}
+
+/// The MIME type of a file, from its first bytes ([`sniff_mime`]), else its extension.
 pub fn mime_type(path: &Path, head: &[u8]) -> &'static str {
-    let magic: &[(&[u8], usize, &str)] = &[
-        (b"\x89PNG", 0, "image/png"),
-        (b"\xFF\xD8\xFF", 0, "image/jpeg"),
-        (b"GIF8", 0, "image/gif"),
-        (b"WEBP", 8, "image/webp"),
-        (b"ftyp", 4, "video/mp4"),
-        (b"\x1A\x45\xDF\xA3", 0, "video/webm"),
-        (b"WAVE", 8, "audio/wav"),
-        (b"ID3", 0, "audio/mpeg"),
-        (b"fLaC", 0, "audio/flac"),
-        (b"OggS", 0, "audio/ogg"),
-    ];
-    for (sig, at, mime) in magic {
-        if head.get(*at..at + sig.len()) == Some(*sig) {
-            return mime;
-        }
+    if let Some(mime) = sniff_mime(head) {
+        return mime;
     }
     let ext = path
         .extension()
@@ -114,6 +145,8 @@ pub fn mime_type(path: &Path, head: &[u8]) -> &'static str {
         "wav" => "audio/wav",
         "flac" => "audio/flac",
         "ogg" => "audio/ogg",
+        "svg" => "image/svg+xml",
+        "glb" => "model/gltf-binary",
         _ => "application/octet-stream",
     }
 }
@@ -177,7 +210,7 @@ pub async fn read_data_uri(path: &str) -> Result<(String, &'static str, u64), St
         .map_err(|e| format!("cannot read {path}: {e}"))?
         .map_err(|e| format!("cannot read {path}: {e}"))?;
     let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    let head = bytes.get(..16).unwrap_or(&bytes);
+    let head = bytes.get(..512).unwrap_or(&bytes);
     let mime = mime_type(Path::new(path), head);
     let uri = format!(
         "data:{mime};base64,{}",
