@@ -13,12 +13,12 @@ use bytes::Bytes;
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use image::{DynamicImage, ExtendedColorType};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::Job;
 use super::input_image::Input;
-use super::output::{self, OutputOptions};
-use super::{Job, add_cost, item};
-use crate::delivery;
+use super::output::OutputOptions;
+use super::transform::{ImageOut, image_item, processed};
 use crate::render;
 use crate::state::Shared;
 use crate::validate::{ApiError, TaskCtx};
@@ -78,34 +78,20 @@ impl Job for RasterJob {
                 anyhow::Ok((encoded, r.extra))
             })
             .await;
-            let (out, extra) = match res {
-                Ok(Ok((encoded, extra))) => (Bytes::from(encoded), extra),
-                Ok(Err(e)) => {
-                    return Err(ctx.err(
-                        "invalidInputImage",
-                        format!("The input image could not be processed: {e}"),
-                    ));
-                }
-                Err(_) => {
-                    return Err(ctx.err("inferenceError", "The image could not be processed."));
-                }
-            };
-            let uuid = shared.store_image(out.clone(), format);
-            delivery::queue_upload(shared, ctx, out.clone(), format.mime());
-            // Items always carry an inputImageUUID: an inline input gets a fresh one (holding no bytes).
-            let input_uuid = input
-                .uuid
-                .unwrap_or_else(|| shared.store_image(Bytes::new(), format));
-            let mut item = item(
+            let (encoded, extra) = processed(ctx, res)?;
+            Ok(vec![image_item(
+                shared,
                 ctx,
-                json!({format!("{prefix}UUID"): uuid, "inputImageUUID": input_uuid}),
-            );
-            if let (Some(o), Value::Object(e)) = (item.as_object_mut(), extra) {
-                o.extend(e);
-            }
-            output::add(shared, &mut item, prefix, &uuid, &out, &output);
-            add_cost(&mut item, include_cost, cost);
-            Ok(vec![item])
+                ImageOut {
+                    input_uuid: input.uuid,
+                    bytes: Bytes::from(encoded),
+                    output: &output,
+                    prefix,
+                    extra,
+                },
+                include_cost,
+                cost,
+            )])
         }
         .boxed()
     }
