@@ -1,7 +1,7 @@
-//! The image-to-image job shared by `upscale` and `removeBackground`, and the two steps every
-//! image tool ends with ([`processed`], [`image_item`]; the raster tools use them too): transform the input
+//! The image-to-image job shared by `upscale` and `removeBackground`: transform the input
 //! image off the async threads, store the result, answer `imageUUID`, `inputImageUUID` and the
-//! output fields.
+//! output fields. Its last two steps, [`processed`] and [`image_item`], are the raster tools'
+//! too.
 
 use std::sync::Arc;
 
