@@ -103,8 +103,6 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             ..ClientOptions::default()
         },
         allowed_hosts: global.allow_hosts.clone(),
-        // One user per process: the download after a generation reuses the opened instance.
-        max_idle_instances: 1,
         ..ClientConfig::default()
     };
     let client = Client::new(&runtime, config).map_err(|e| Fail::usage(e.report()))?;

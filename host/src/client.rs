@@ -59,7 +59,7 @@ const STDERR_CAPTURE: usize = 1 << 20;
 
 /// How a [`Client`] talks to Runware: the component's own options, and the host's policy
 /// around it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// The API key. `None`: no key is sent (fine for a server that needs none).
     pub api_key: Option<ApiKey>,
@@ -84,13 +84,34 @@ pub struct ClientConfig {
     /// Idle keep-alive connections kept per destination, shared by every call of the client.
     /// Default 16; `Some(0)` opens a new connection for every request.
     pub max_idle_connections: Option<usize>,
-    /// Opened instances kept between calls and reused, up to this many (default 0: every call
-    /// gets a fresh instance). Reuse saves instantiation and `open` (about 85 µs a call); an
-    /// instance is kept only after a call that succeeded, for at most
-    /// [`MAX_CALLS_PER_INSTANCE`] calls, and it keeps what earlier calls left in its memory, so
-    /// share such a client only between callers that may see each other's requests. With
+    /// Opened instances kept between calls of this client and reused, up to this many (default
+    /// [`DEFAULT_MAX_IDLE_INSTANCES`]; 0: every call gets a fresh instance). Reuse saves
+    /// instantiation and `open`: measured, a fresh instance costs a call about 200,000 more
+    /// instructions (`cargo bench`, README "Performance"). An instance is kept only after a call
+    /// that succeeded, for at most [`MAX_CALLS_PER_INSTANCE`] calls, and never leaves the client
+    /// that opened it; it keeps what earlier calls of the same client left in its memory (never
+    /// the key, which stays in the host), so share one client only between callers that may see
+    /// each other's requests, and set 0 where they may not (`SECURITY.md`). With
     /// [`RuntimeConfig::pooling`](crate::RuntimeConfig), idle instances hold pool slots.
     pub max_idle_instances: usize,
+}
+
+/// Opened instances a client keeps for reuse unless told otherwise: enough for a few calls in
+/// flight at once; each idle one holds about 200 KiB of linear memory.
+pub const DEFAULT_MAX_IDLE_INSTANCES: usize = 4;
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            api_key: None,
+            options: ClientOptions::default(),
+            allowed_hosts: Vec::new(),
+            key_in_guest: false,
+            execution_limit: None,
+            max_idle_connections: None,
+            max_idle_instances: DEFAULT_MAX_IDLE_INSTANCES,
+        }
+    }
 }
 
 impl ClientConfig {
@@ -137,9 +158,10 @@ fn ms_or(value: Option<u32>, default: u32) -> Duration {
     Duration::from_millis(u64::from(value.unwrap_or(default)))
 }
 
-/// A Runware client backed by the component. Cheap to clone, `Send + Sync`; every call runs in
-/// its own fresh instance unless [`ClientConfig::max_idle_instances`] allows reuse. Its clones
-/// share keep-alive connections (and idle instances).
+/// A Runware client backed by the component. Cheap to clone, `Send + Sync`; a call runs in an
+/// instance this client opened earlier when one is idle ([`ClientConfig::max_idle_instances`]),
+/// else in a fresh one. Its clones share keep-alive connections and idle instances; two clients
+/// share neither.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<ClientInner>,

@@ -50,7 +50,8 @@ mod runtime;
 mod types;
 
 pub use client::{
-    Client, ClientConfig, DEFAULT_BASE_URL, MAX_CALLS_PER_INSTANCE, RUNWARE_IMAGE_HOST, millis,
+    Client, ClientConfig, DEFAULT_BASE_URL, DEFAULT_MAX_IDLE_INSTANCES, MAX_CALLS_PER_INSTANCE,
+    RUNWARE_IMAGE_HOST, millis,
 };
 pub use error::{BoxError, Error, ErrorDetail, ErrorKind, TrapCause};
 pub use key::{API_KEY_ENV, ApiKey};

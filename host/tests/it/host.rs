@@ -309,8 +309,11 @@ async fn the_component_memory_never_holds_the_injected_key() {
         (probe, client)
     };
     // Default: the host injects the key; the component's memory never sees it.
+    // Memories are scanned when their instance is dropped: the client keeps its instance for
+    // reuse, so the scan happens when the client goes.
     let (probe, client) = run(false);
     ok(client.model_search(&search()).await);
+    drop(client);
     let report = probe.report();
     assert!(
         report.memories_scanned > 0 && report.bytes_scanned > 0,
@@ -323,6 +326,7 @@ async fn the_component_memory_never_holds_the_injected_key() {
     // Control: handing the key to the component puts it in its memory, so the scan works.
     let (probe, client) = run(true);
     ok(client.model_search(&search()).await);
+    drop(client);
     assert!(probe.report().hits > 0, "{:?}", probe.report());
     emu.stop().await;
 }
