@@ -8,9 +8,11 @@
 //!   (a) a native Rust client (hyper 1, one keep-alive connection, the same JSON: the floor),
 //!   (a′) the same native client opening a new connection per request (what wasi:http does),
 //!   (b) the component pre-instantiated: an opened instance reused from call to call
-//!   (`max_idle_instances`), pooling allocator, (b′) the component on a fresh instance per call
-//!   (the default), pooling allocator, (c) the same with on-demand allocation; every component
-//!   row sends on the client's keep-alive connections,
+//!   (`max_idle_instances`), pooling allocator, (b′) the component on a fresh instance per call,
+//!   pooling allocator, (c) the same with on-demand allocation, (e) `ClientConfig::default()` on
+//!   `RuntimeConfig::default()` (instances reused within the client, on-demand allocation: what
+//!   an embedder gets without choosing); every component row sends on the client's keep-alive
+//!   connections,
 //!   (d) Runware's official Python SDK over REST when `target/sdk-venv` exists;
 //! * where a component call's time goes: instantiation alone, instantiation plus `open`, the
 //!   whole call without the network (`prepare-text-to-image`);
@@ -19,24 +21,32 @@
 //! * throughput: `RUNWARE_BENCH_TASKS` tasks through K concurrent instances, one task per call
 //!   and `RUNWARE_BENCH_BATCH` tasks per `run_tasks` call, against the native client doing the
 //!   same over K keep-alive connections; with the CPU time per task (this process: clients and
-//!   emulator together).
+//!   emulator together);
+//! * the scale row: `RUNWARE_BENCH_IN_FLIGHT` calls in flight at once against a `runware emulate`
+//!   child that holds every answer `RUNWARE_BENCH_IN_FLIGHT_LATENCY_MS`, with this process's peak
+//!   RSS (see [`in_flight`]);
+//! * issue 10's targets, each with its measured figure and whether it is met.
 //!
 //! Knobs (environment): `RUNWARE_BENCH_N` (latency calls per client, 2000),
 //! `RUNWARE_BENCH_WARMUP` (200), `RUNWARE_BENCH_SDK_N` (300), `RUNWARE_BENCH_INSTANTIATIONS`
 //! (5000), `RUNWARE_BENCH_CLI_RUNS` (10), `RUNWARE_BENCH_TASKS` (10000), `RUNWARE_BENCH_K` (4),
-//! `RUNWARE_BENCH_BATCH` (20), `RUNWARE_BENCH_CLIENT_THREADS` (the clients' tokio workers, 2;
+//! `RUNWARE_BENCH_BATCH` (20), `RUNWARE_BENCH_IN_FLIGHT` (10000),
+//! `RUNWARE_BENCH_IN_FLIGHT_LATENCY_MS` (3000), `RUNWARE_BENCH_CLIENT_THREADS` (the clients' tokio workers, 2;
 //! 0 = a current-thread runtime), `RUNWARE_BENCH_CLI` (the `runware` binary to time; by default
 //! the bench builds `runware-cli` in release first). `RUNWARE_BENCH_QUICK=1` divides the counts
-//! by ten.
+//! by ten. `RUNWARE_BENCH_PROFILE=native|reused|fresh|in-flight` runs only that row's calls, for
+//! `valgrind --tool=callgrind` (see [`profile`]).
 //!
 //! The files, one concern each: [`settings`] (the knobs), [`setup`] (emulator, runtimes,
-//! clients), [`native`] (the hyper baseline client), [`sdk`] (the Python SDK runner), [`cli`]
+//! clients), [`in_flight`] (the scale row), [`native`] (the hyper baseline client), [`sdk`] (the Python SDK runner), [`cli`]
 //! (the `runware` binary runner), [`stats`] (timing and throughput drivers, statistics),
-//! [`rows`] (every measured row, in the order they run) and [`report`] (the table and the JSON
+//! [`profile`] (one row alone, for callgrind), [`rows`] (every measured row, in the order they run) and [`report`] (the table and the JSON
 //! line).
 
 mod cli;
+mod in_flight;
 mod native;
+mod profile;
 mod report;
 mod rows;
 mod sdk;
@@ -52,7 +62,10 @@ fn main() -> anyhow::Result<()> {
     let load_before = stats::load_average();
     let emulator = Emulated::start()?;
     let rt = setup::client_runtime()?;
-    let result = rt.block_on(run(&settings, &emulator, &load_before));
+    let result = match profile::Profiled::from_env()? {
+        Some(row) => rt.block_on(profile::run(row, &settings, &emulator)),
+        None => rt.block_on(run(&settings, &emulator, &load_before)),
+    };
     drop(emulator);
     result
 }

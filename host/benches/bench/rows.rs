@@ -22,6 +22,7 @@ pub struct Rows {
     pub breakdown: Breakdown,
     pub cli: Cli,
     pub throughput: Throughput,
+    pub in_flight: crate::in_flight::InFlight,
 }
 
 /// Latency of the same request, one call at a time.
@@ -36,6 +37,8 @@ pub struct Latency {
     pub component_pooling: Lat,
     /// (c) component, fresh instance, on-demand allocation.
     pub component_on_demand: Lat,
+    /// (e) component, `ClientConfig::default()` on `RuntimeConfig::default()`.
+    pub component_default: Lat,
     /// (d) the official Python SDK, if its venv exists.
     pub sdk: SdkOutcome,
     /// Peak linear memory of one instance during (b′) (one image per call).
@@ -65,6 +68,7 @@ pub struct Throughput {
     pub reused_1: Tput,
     pub pooling_1: Tput,
     pub on_demand_1: Tput,
+    pub default_1: Tput,
     pub native_batched: Tput,
     pub reused_batched: Tput,
     pub pooling_batched: Tput,
@@ -78,11 +82,23 @@ pub async fn measure(s: &Settings, setup: &Setup) -> anyhow::Result<Rows> {
     let breakdown = breakdown(s, setup).await?;
     let cli = cli(s, setup)?;
     let throughput = throughput_rows(s, setup).await?;
+    eprintln!(
+        "bench: {} calls in flight at once (emulator latency {} ms)",
+        s.in_flight, s.in_flight_latency_ms
+    );
+    let in_flight = crate::in_flight::measure(
+        &crate::cli::cli_binary()?,
+        &setup.on_demand_runtime,
+        s.in_flight,
+        std::time::Duration::from_millis(s.in_flight_latency_ms),
+    )
+    .await?;
     Ok(Rows {
         latency,
         breakdown,
         cli,
         throughput,
+        in_flight,
     })
 }
 
@@ -132,6 +148,9 @@ async fn latency(s: &Settings, setup: &Setup) -> anyhow::Result<Latency> {
     eprintln!("bench: latency (c) component, on-demand allocation");
     let component_on_demand = time_seq(s.warmup, s.n, || one_image(&setup.fresh, request)).await?;
 
+    eprintln!("bench: latency (e) component, the default configuration");
+    let component_default = time_seq(s.warmup, s.n, || one_image(&setup.default, request)).await?;
+
     eprintln!("bench: latency (d) official Python SDK over REST");
     let venv = workspace_target_dir().join("sdk-venv");
     // At most 50 untimed calls: each SDK call is slow, and they only warm it up.
@@ -143,6 +162,7 @@ async fn latency(s: &Settings, setup: &Setup) -> anyhow::Result<Latency> {
         component_reused,
         component_pooling,
         component_on_demand,
+        component_default,
         sdk,
         peak_single,
     })
@@ -224,12 +244,14 @@ async fn throughput_rows(s: &Settings, setup: &Setup) -> anyhow::Result<Throughp
     let peak_batch = runware_host::peak_instance_memory();
     let reused_batched = throughput(s.tasks, s.batch, s.k, || component_make(reused)).await?;
     let on_demand_1 = throughput(s.tasks, 1, s.k, || component_make(fresh)).await?;
+    let default_1 = throughput(s.tasks, 1, s.k, || component_make(&setup.default)).await?;
     Ok(Throughput {
         native_1,
         native_new_connection_1,
         reused_1,
         pooling_1,
         on_demand_1,
+        default_1,
         native_batched,
         reused_batched,
         pooling_batched,

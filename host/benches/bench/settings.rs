@@ -11,6 +11,10 @@ pub struct Settings {
     pub tasks: usize,
     pub k: usize,
     pub batch: usize,
+    /// Calls in flight at once in the scale row.
+    pub in_flight: usize,
+    /// How long the emulator holds each answer in the scale row, in milliseconds.
+    pub in_flight_latency_ms: u64,
 }
 
 impl Settings {
@@ -35,6 +39,11 @@ impl Settings {
             instantiations: get("RUNWARE_BENCH_INSTANTIATIONS", 5000),
             cli_runs: get("RUNWARE_BENCH_CLI_RUNS", 10),
             tasks: get("RUNWARE_BENCH_TASKS", 10_000),
+            in_flight: get("RUNWARE_BENCH_IN_FLIGHT", 10_000),
+            in_flight_latency_ms: std::env::var("RUNWARE_BENCH_IN_FLIGHT_LATENCY_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3000),
             // K and the batch size shape the scenario rather than its length, so QUICK leaves
             // them alone.
             k: std::env::var("RUNWARE_BENCH_K")

@@ -77,10 +77,15 @@ pub struct Setup {
     pub second_load: Duration,
     /// (b): pooling allocator, opened instances kept and reused.
     pub reused: Client,
-    /// (b′): pooling allocator, a fresh instance per call (the default).
+    /// (b′): pooling allocator, a fresh instance per call.
     pub pooled: Client,
     /// (c): on-demand allocation, a fresh instance per call.
     pub fresh: Client,
+    /// (e): `ClientConfig::default()` on `RuntimeConfig::default()` (on-demand allocation,
+    /// instances reused within the client): what an embedder gets without choosing.
+    pub default: Client,
+    /// The on-demand runtime, for the scale row's own client.
+    pub on_demand_runtime: Runtime,
     pub request: ImageRequest,
     /// One task of the component's own JSON for `request`, taskUUID included.
     pub template: Value,
@@ -123,8 +128,13 @@ impl Setup {
                 ..client_config()
             },
         )?;
-        let pooled = Client::new(&pooled_rt, client_config())?;
-        let fresh = Client::new(&fresh_rt, client_config())?;
+        let fresh_config = || ClientConfig {
+            max_idle_instances: 0,
+            ..client_config()
+        };
+        let pooled = Client::new(&pooled_rt, fresh_config())?;
+        let fresh = Client::new(&fresh_rt, fresh_config())?;
+        let default = Client::new(&fresh_rt, client_config())?;
         let request = image_request();
 
         // The exact JSON the component sends: the native client sends the same.
@@ -151,6 +161,8 @@ impl Setup {
             reused,
             pooled,
             fresh,
+            default,
+            on_demand_runtime: fresh_rt,
             request,
             template,
             batch_json,
@@ -159,7 +171,7 @@ impl Setup {
 }
 
 /// The request every latency and throughput row sends (the Python SDK script sends the same).
-fn image_request() -> ImageRequest {
+pub fn image_request() -> ImageRequest {
     let mut r = ImageRequest::new("a lighthouse on a cliff at dusk");
     r.model = Some("runware:101@1".into());
     r.width = Some(512);
