@@ -5,6 +5,8 @@
 //! legacy `{"error":true,"errorMessage":…}`, and a top-level array of such objects. Anything else
 //! is an error string (the caller turns it into `invalidResponse`).
 
+use crate::prelude::*;
+
 use serde_json::{Map, Value};
 
 use crate::error::{ClientError, ErrorKind, classify_code, classify_status};

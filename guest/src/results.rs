@@ -1,6 +1,8 @@
 //! Typed results: images and models read leniently from data items, and the rules that turn a
 //! call's outcome into the typed calls' results or errors.
 
+use crate::prelude::*;
+
 use serde_json::{Map, Value};
 
 use crate::error::{ClientError, ErrorKind};
@@ -16,7 +18,9 @@ fn lenient_u64(v: Option<&Value>) -> Option<u64> {
     match v? {
         Value::Number(n) => n.as_u64().or_else(|| {
             n.as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0 && *f < 1.8e19)
+                .filter(|f| {
+                    f.is_finite() && *f >= 0.0 && crate::request::fract(*f) == 0.0 && *f < 1.8e19
+                })
                 .map(|f| {
                     #[expect(
                         clippy::cast_possible_truncation,

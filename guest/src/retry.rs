@@ -1,5 +1,7 @@
 //! Retry and poll timing: exponential backoff with full jitter, `Retry-After`, the poll schedule.
 
+use crate::prelude::*;
+
 /// Base of the exponential backoff, ms.
 pub const BACKOFF_BASE_MS: u64 = 500;
 /// Cap of the exponential backoff, ms.

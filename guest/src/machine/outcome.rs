@@ -3,7 +3,9 @@
 //! JSON `{"data":[…],"errors":[…]}`, and whether the call as a whole is an error. Kept apart so
 //! the shape the caller sees is decided in one place, whatever path a task took.
 
-use std::collections::BTreeSet;
+use crate::prelude::*;
+
+use alloc::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
@@ -144,7 +146,7 @@ fn progress_value(v: &Value) -> Option<u8> {
     if !f.is_finite() {
         return None;
     }
-    let clamped = f.clamp(0.0, 100.0).round();
+    let clamped = libm::round(f.clamp(0.0, 100.0));
     #[expect(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,

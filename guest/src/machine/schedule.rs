@@ -3,6 +3,8 @@
 //! other parts set on each task (`next_at`); deciding those times after an answer is
 //! [`super::correlate`]'s job, so a change to the retry rules does not touch the clock logic.
 
+use crate::prelude::*;
+
 use serde_json::Value;
 
 use super::{Action, Call, Method, Phase, Round, RoundKind, RunOutcome, Slot, Timeouts};
