@@ -125,6 +125,38 @@ fn copy_task_fields(from: &Map<String, Value>, to: &mut Map<String, Value>) {
     }
 }
 
+/// A number written as text (`"42.5"`, as some APIs send `cost` or `progress`), read leniently:
+/// surrounding space, a leading `+`, leading zeros and a bare `.` at either end of the digits
+/// (`+5`, `007`, `.5`, `5.`) are accepted, as Rust's `str::parse::<f64>` accepted them, and
+/// the rest is JSON's number syntax. It is parsed by serde_json, which the component links
+/// anyway, so core's own float parser (about 15 KB of code and tables) stays out of it.
+pub fn number_text(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let (sign, body) = match t.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(at) => body.split_at(at),
+        None => (body, ""),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !all_digits(int) || !all_digits(frac) {
+        return None;
+    }
+    let int = int.trim_start_matches('0');
+    let mut json = String::with_capacity(t.len() + 2);
+    json.push_str(sign);
+    json.push_str(if int.is_empty() { "0" } else { int });
+    if !frac.is_empty() {
+        json.push('.');
+        json.push_str(frac);
+    }
+    json.push_str(exponent);
+    serde_json::from_str::<Value>(&json).ok()?.as_f64()
+}
+
 /// A string field of an item (only when it is a non-empty string).
 pub fn str_field<'a>(item: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     item.get(key)

@@ -39,9 +39,7 @@ fn lenient_u64(v: Option<&Value>) -> Option<u64> {
 fn lenient_f64(v: Option<&Value>) -> Option<f64> {
     match v? {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) => serde_json::from_str::<f64>(s.trim())
-            .ok()
-            .filter(|f| f.is_finite()),
+        Value::String(s) => crate::parse::number_text(s).filter(|f| f.is_finite()),
         _ => None,
     }
 }

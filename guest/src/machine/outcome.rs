@@ -140,7 +140,7 @@ impl Call {
 fn progress_value(v: &Value) -> Option<u8> {
     let f = match v {
         Value::Number(n) => n.as_f64()?,
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        Value::String(s) => crate::parse::number_text(s)?,
         _ => return None,
     };
     if !f.is_finite() {
