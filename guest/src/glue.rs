@@ -395,7 +395,9 @@ impl GuestClient for Client {
     fn prepare_text_to_image(&self, request: wit::ImageRequest) -> Result<String, wit::Error> {
         let uuid = WasiEntropy.uuid_v4();
         let task = request::build_image_task(&request, &uuid)?;
-        Ok(serde_json::Value::Array(vec![task]).to_string())
+        Ok(crate::parse::json_text(&serde_json::Value::Array(vec![
+            task,
+        ])))
     }
 
     fn model_search(
@@ -455,7 +457,9 @@ impl GuestClient for Client {
     fn prepare(&self, task: wit::Task) -> Result<String, wit::Error> {
         let uuid = WasiEntropy.uuid_v4();
         let json = tasks::build_task(&task, &uuid, false)?;
-        Ok(serde_json::Value::Array(vec![json]).to_string())
+        Ok(crate::parse::json_text(&serde_json::Value::Array(vec![
+            json,
+        ])))
     }
 
     fn poll(&self, job: wit::Job) -> Result<wit::TaskOutcome, wit::Error> {

@@ -157,6 +157,14 @@ pub fn number_text(text: &str) -> Option<f64> {
     serde_json::from_str::<Value>(&json).ok()?.as_f64()
 }
 
+/// The compact JSON text of a value, as its `Display` writes it. Every value is written
+/// through this one function (`serde_json::to_string`, into a `Vec`): `Display` goes through a
+/// second, `fmt::Write`-backed serializer, and the component would carry both. A `Value` always
+/// serializes (its keys are strings), so the empty default is never taken.
+pub fn json_text(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 /// A string field of an item (only when it is a non-empty string).
 pub fn str_field<'a>(item: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     item.get(key)
@@ -243,12 +251,12 @@ pub fn result_key(item: &Map<String, Value>) -> String {
         .filter(|(k, _)| {
             (k.ends_with("UUID") && k.as_str() != "taskUUID") || k.as_str() == "resultIndex"
         })
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{k}={}", json_text(v)))
         .collect();
     if parts.is_empty() {
         let mut whole = item.clone();
         whole.remove("status");
-        return Value::Object(whole).to_string();
+        return json_text(&Value::Object(whole));
     }
     parts.sort();
     parts.join("&")

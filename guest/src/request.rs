@@ -106,7 +106,7 @@ fn f32_text(v: f32) -> String {
         let i = d as i64;
         i.to_string()
     } else {
-        f32_json(v).to_string()
+        crate::parse::json_text(&f32_json(v))
     }
 }
 

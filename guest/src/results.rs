@@ -93,7 +93,7 @@ pub fn model_from_value(value: &Value) -> Model {
         category: s("category"),
         architecture: s("architecture"),
         tags,
-        json: value.to_string(),
+        json: crate::parse::json_text(value),
     }
 }
 
@@ -179,7 +179,7 @@ pub fn run_result(outcome: RunOutcome) -> crate::wit::RunResult {
             data: t
                 .data
                 .into_iter()
-                .map(|m| Value::Object(m).to_string())
+                .map(|m| crate::parse::json_text(&Value::Object(m)))
                 .collect(),
             error: t.error.map(|e| *e.detail),
         })
@@ -231,7 +231,7 @@ pub fn output_from_item(item: &Map<String, Value>, task_uuid: &str, task_type: &
         text,
         seed: lenient_u64(item.get("seed")),
         cost: lenient_f64(item.get("cost")),
-        json: Value::Object(item.clone()).to_string(),
+        json: crate::parse::json_text(&Value::Object(item.clone())),
     }
 }
 
@@ -303,7 +303,7 @@ pub fn account(outcome: RunOutcome) -> Result<Account, ClientError> {
         organization_name: str_field(item, "organizationName").map(str::to_string),
         balance: amount,
         currency: currency.or_else(|| str_field(item, "currency").map(str::to_string)),
-        json: Value::Object(item.clone()).to_string(),
+        json: crate::parse::json_text(&Value::Object(item.clone())),
     })
 }
 
@@ -315,6 +315,6 @@ pub fn task_details(outcome: RunOutcome) -> Result<String, ClientError> {
     let task = outcome.tasks.first().ok_or_else(|| no_task(&outcome))?;
     Ok(task.data.first().map_or_else(
         || "{}".to_string(),
-        |item| Value::Object(item.clone()).to_string(),
+        |item| crate::parse::json_text(&Value::Object(item.clone())),
     ))
 }

@@ -15,7 +15,7 @@ use crate::error::ClientError;
 impl Call {
     pub(super) fn push_merged(&mut self, item: &Map<String, Value>) {
         let v = Value::Object(item.clone());
-        if self.merged_data_seen.insert(v.to_string()) {
+        if self.merged_data_seen.insert(crate::parse::json_text(&v)) {
             self.merged_data.push(v);
         }
     }
@@ -35,7 +35,7 @@ impl Call {
         let mut errors: Vec<Value> = Vec::new();
         let mut seen = BTreeSet::new();
         let mut push_error = |v: Value, errors: &mut Vec<Value>| {
-            if seen.insert(v.to_string()) {
+            if seen.insert(crate::parse::json_text(&v)) {
                 errors.push(v);
             }
         };
@@ -66,7 +66,7 @@ impl Call {
         for e in &self.extra_errors {
             push_error(e.clone(), &mut errors);
         }
-        let response_json = json!({ "data": data, "errors": errors }).to_string();
+        let response_json = crate::parse::json_text(&json!({ "data": data, "errors": errors }));
         let mut tasks = Vec::with_capacity(self.slots.len());
         for slot in &self.slots {
             let status = match slot.phase {

@@ -128,7 +128,7 @@ impl Call {
                     uuids.push(slot.uuid.clone());
                 }
             }
-            let body = Value::Array(tasks).to_string().into_bytes();
+            let body = crate::parse::json_text(&Value::Array(tasks)).into_bytes();
             self.attempts += 1;
             let remaining = self.deadline_at.saturating_sub(now).max(1);
             let trace = format!(
