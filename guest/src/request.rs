@@ -430,7 +430,7 @@ pub(crate) fn insert_common(
 
 /// Merges the `extra-json` object into `task`; its fields override the typed ones.
 pub(crate) fn merge_extra(task: &mut Map<String, Value>, extra: &str) -> Result<(), ClientError> {
-    let parsed: Value = serde_json::from_str(extra).map_err(|e| {
+    let parsed: Value = crate::parse::value_from_text(extra).map_err(|e| {
         ClientError::invalid(
             "invalidExtraJson",
             "extraJson",
@@ -519,7 +519,7 @@ pub fn normalize_tasks(
     tasks_json: &str,
     new_uuid: &mut dyn FnMut() -> String,
 ) -> Result<Vec<Map<String, Value>>, ClientError> {
-    let parsed: Value = serde_json::from_str(tasks_json).map_err(|e| {
+    let parsed: Value = crate::parse::value_from_text(tasks_json).map_err(|e| {
         ClientError::invalid(
             "invalidTasks",
             "tasks-json",
