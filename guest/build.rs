@@ -23,6 +23,10 @@ fn main() {
     let no_debug = std::env::var("DEBUG").is_ok_and(|d| d == "false" || d == "0");
     if wasm {
         println!("cargo::rustc-link-arg-cdylib=-zstack-size={STACK_BYTES}");
+        // The crate is `no_std` on wasm32, so nothing links wasi-libc, whose `memcpy`,
+        // `memset`, `memmove` and `memcmp` the target's `core` calls (its compiler-builtins
+        // leaves them to libc). From the archive only those objects are taken.
+        println!("cargo::rustc-link-arg-cdylib=-lc");
     }
     if wasm && no_debug {
         println!("cargo::rustc-link-arg-cdylib=--strip-debug");

@@ -1,6 +1,8 @@
 //! The state machine of `download(url)`: one GET with the client's timeouts, retries, deadline
 //! and size cap.
 
+use crate::prelude::*;
+
 use crate::error::{ClientError, ErrorKind, status_error, status_retryable};
 use crate::machine::{Action, Event, Method, Timeouts};
 use crate::options::{Options, Url};
@@ -41,7 +43,7 @@ impl Download {
 
     /// Takes the trace lines produced so far.
     pub fn drain_trace(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.trace)
+        core::mem::take(&mut self.trace)
     }
 
     /// The first action.
@@ -119,7 +121,7 @@ impl Download {
 
     /// Consumes an event and returns the next action.
     pub fn handle(&mut self, event: Event, now_ms: u64, rng: &mut dyn Entropy) -> Action<Vec<u8>> {
-        if !std::mem::replace(&mut self.in_flight, false) {
+        if !core::mem::replace(&mut self.in_flight, false) {
             return self.next_action(now_ms);
         }
         let prefix = format!("runware: attempt {} GET {}", self.attempts, self.url);

@@ -1,7 +1,9 @@
 //! The component's error model (the WIT `error`: a kind and its detail) and the
 //! classification of Runware codes and HTTP statuses into kinds.
 
-use std::fmt;
+use crate::prelude::*;
+
+use core::fmt;
 
 pub use crate::wit::{ErrorDetail, ErrorKind};
 
@@ -69,7 +71,7 @@ impl fmt::Display for ClientError {
     }
 }
 
-impl std::error::Error for ClientError {}
+impl core::error::Error for ClientError {}
 
 impl From<ClientError> for crate::wit::Error {
     fn from(e: ClientError) -> Self {

@@ -2,6 +2,8 @@
 //! nothing is converted here), one HTTP exchange over `wasi:http/outgoing-handler`, and waits
 //! on `wasi:clocks`.
 
+use crate::prelude::*;
+
 use wasip2::clocks::monotonic_clock;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
@@ -16,6 +18,97 @@ use crate::machine::{Action, Call, Event, Machine, Method, Timeouts, TransportKi
 use crate::options::{Options, USER_AGENT, Url};
 use crate::retry::Entropy;
 use crate::{download, request, results, tasks, wit};
+
+/// The component's heap: talc, growing linear memory as it needs (std's allocator is not
+/// linked: the crate is `no_std` on wasm32). Instances are single-threaded.
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// The canonical ABI's allocation entry point, which the host calls to place arguments in
+/// linear memory. std exports it on wasm32-wasip2 (and wit-bindgen relies on that there); the
+/// crate is `no_std`, so it is defined here, as std defines it, over the global allocator.
+///
+/// # Safety
+/// Called only by the canonical ABI, with a pointer, size and alignment it got from an earlier
+/// call (or a null pointer and size 0).
+#[unsafe(export_name = "cabi_realloc")]
+unsafe extern "C" fn cabi_realloc(
+    old_ptr: *mut u8,
+    old_len: usize,
+    align: usize,
+    new_len: usize,
+) -> *mut u8 {
+    use alloc::alloc::{Layout, alloc, realloc};
+    let Ok(layout) = Layout::from_size_align(if old_len == 0 { new_len } else { old_len }, align)
+    else {
+        core::arch::wasm32::unreachable()
+    };
+    let ptr = if old_len == 0 {
+        if new_len == 0 {
+            // A dangling, aligned pointer for an empty allocation (what std returns).
+            return core::ptr::without_provenance_mut(align);
+        }
+        // SAFETY: the size is not zero and the layout is valid.
+        unsafe { alloc(layout) }
+    } else {
+        // SAFETY: `old_ptr` came from this allocator with this layout (the ABI's contract).
+        unsafe { realloc(old_ptr, layout, new_len) }
+    };
+    if ptr.is_null() {
+        core::arch::wasm32::unreachable()
+    }
+    ptr
+}
+
+/// A panic is a bug (the lints deny the panicking calls): it names where it happened on
+/// `wasi:cli/stderr` and traps, as std's `panic = "abort"` did. The message is not formatted,
+/// which keeps every panic message's formatting code out of the component, and nothing is
+/// allocated, so a failed allocation cannot recurse here.
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let stderr = wasip2::cli::stderr::get_stderr();
+    let _ = stderr.blocking_write_and_flush(b"runware component panicked");
+    if let Some(at) = info.location() {
+        let mut digits = [0u8; 10];
+        let mut n = at.line();
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            if let Some(d) = digits.get_mut(start) {
+                *d = b'0' + u8::try_from(n % 10).unwrap_or_default();
+            }
+            n /= 10;
+            if n == 0 || start == 0 {
+                break;
+            }
+        }
+        let _ = stderr.blocking_write_and_flush(b" at ");
+        let _ = stderr.blocking_write_and_flush(at.file().as_bytes());
+        let _ = stderr.blocking_write_and_flush(b":");
+        let _ = stderr.blocking_write_and_flush(digits.get(start..).unwrap_or_default());
+    }
+    let _ = stderr.blocking_write_and_flush(b"\n");
+    core::arch::wasm32::unreachable()
+}
+
+/// Writes the trace lines to `wasi:cli/stderr`, one per line, as `eprintln!` did. A failed
+/// write drops the rest of the trace instead of trapping (`eprintln!` panicked).
+fn write_trace(lines: Vec<String>) {
+    if lines.is_empty() {
+        return;
+    }
+    let stderr = wasip2::cli::stderr::get_stderr();
+    for line in lines {
+        let mut bytes = line.into_bytes();
+        bytes.push(b'\n');
+        for chunk in bytes.chunks(4096) {
+            if stderr.blocking_write_and_flush(chunk).is_err() {
+                return;
+            }
+        }
+    }
+}
 
 /// Randomness from `wasi:random`.
 struct WasiEntropy;
@@ -238,9 +331,7 @@ fn drive<M: Machine>(machine: &mut M, api_key: Option<&str>) -> Result<M::Output
     let mut rng = WasiEntropy;
     let mut action = machine.start(now_ms());
     loop {
-        for line in machine.drain_trace() {
-            eprintln!("{line}");
-        }
+        write_trace(machine.drain_trace());
         action = match action {
             Action::Send {
                 method,
@@ -304,7 +395,9 @@ impl GuestClient for Client {
     fn prepare_text_to_image(&self, request: wit::ImageRequest) -> Result<String, wit::Error> {
         let uuid = WasiEntropy.uuid_v4();
         let task = request::build_image_task(&request, &uuid)?;
-        Ok(serde_json::Value::Array(vec![task]).to_string())
+        Ok(crate::parse::json_text(&serde_json::Value::Array(vec![
+            task,
+        ])))
     }
 
     fn model_search(
@@ -364,7 +457,9 @@ impl GuestClient for Client {
     fn prepare(&self, task: wit::Task) -> Result<String, wit::Error> {
         let uuid = WasiEntropy.uuid_v4();
         let json = tasks::build_task(&task, &uuid, false)?;
-        Ok(serde_json::Value::Array(vec![json]).to_string())
+        Ok(crate::parse::json_text(&serde_json::Value::Array(vec![
+            json,
+        ])))
     }
 
     fn poll(&self, job: wit::Job) -> Result<wit::TaskOutcome, wit::Error> {

@@ -12,6 +12,23 @@
 //!   target, so the core and the component's exports share one definition.
 //! - `glue` (wasm32 only): the wit-bindgen exports and the `wasi:http` / `wasi:clocks` driver
 //!   that executes the machines' actions.
+//!
+//! On wasm32 the crate is `no_std` (with `alloc`): std's runtime for wasm32-wasip2 brings
+//! wasi-libc, its allocator, stdio, the environment and the panic hook, about a tenth of the
+//! component, none of which the client needs. Natively it links std as usual (tests).
+
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+extern crate alloc;
+
+/// What std's prelude would bring, from `alloc`, so the code reads the same on both targets.
+mod prelude {
+    pub use alloc::boxed::Box;
+    pub use alloc::format;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
 
 pub mod download;
 pub mod error;

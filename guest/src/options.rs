@@ -1,5 +1,7 @@
 //! Client options with their documented defaults, and the URL split the wasi glue needs.
 
+use crate::prelude::*;
+
 use crate::error::ClientError;
 
 pub use runware_spec::DEFAULT_BASE_URL;
@@ -45,8 +47,8 @@ pub struct Options {
     pub trace: bool,
 }
 
-impl std::fmt::Debug for Options {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Options {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Options")
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("base_url", &self.base_url)

@@ -5,6 +5,8 @@
 //! legacy `{"error":true,"errorMessage":…}`, and a top-level array of such objects. Anything else
 //! is an error string (the caller turns it into `invalidResponse`).
 
+use crate::prelude::*;
+
 use serde_json::{Map, Value};
 
 use crate::error::{ClientError, ErrorKind, classify_code, classify_status};
@@ -123,6 +125,53 @@ fn copy_task_fields(from: &Map<String, Value>, to: &mut Map<String, Value>) {
     }
 }
 
+/// A number written as text (`"42.5"`, as some APIs send `cost` or `progress`), read leniently:
+/// surrounding space, a leading `+`, leading zeros and a bare `.` at either end of the digits
+/// (`+5`, `007`, `.5`, `5.`) are accepted, as Rust's `str::parse::<f64>` accepted them, and
+/// the rest is JSON's number syntax. It is parsed by serde_json, which the component links
+/// anyway, so core's own float parser (about 15 KB of code and tables) stays out of it.
+pub fn number_text(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let (sign, body) = match t.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(at) => body.split_at(at),
+        None => (body, ""),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !all_digits(int) || !all_digits(frac) {
+        return None;
+    }
+    let int = int.trim_start_matches('0');
+    let mut json = String::with_capacity(t.len() + 2);
+    json.push_str(sign);
+    json.push_str(if int.is_empty() { "0" } else { int });
+    if !frac.is_empty() {
+        json.push('.');
+        json.push_str(frac);
+    }
+    json.push_str(exponent);
+    value_from_text(&json).ok()?.as_f64()
+}
+
+/// The compact JSON text of a value, as its `Display` writes it. Every value is written
+/// through this one function (`serde_json::to_string`, into a `Vec`): `Display` goes through a
+/// second, `fmt::Write`-backed serializer, and the component would carry both. A `Value` always
+/// serializes (its keys are strings), so the empty default is never taken.
+pub fn json_text(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// JSON text from `&str` input, parsed as bytes: `from_slice` and `from_str` are two
+/// instantiations of serde_json's whole parser, and the component needs only one. The errors
+/// are the same (a `&str` is valid UTF-8, so `from_slice`'s extra check never fails).
+pub fn value_from_text(text: &str) -> serde_json::Result<Value> {
+    serde_json::from_slice(text.as_bytes())
+}
+
 /// A string field of an item (only when it is a non-empty string).
 pub fn str_field<'a>(item: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     item.get(key)
@@ -209,12 +258,12 @@ pub fn result_key(item: &Map<String, Value>) -> String {
         .filter(|(k, _)| {
             (k.ends_with("UUID") && k.as_str() != "taskUUID") || k.as_str() == "resultIndex"
         })
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{k}={}", json_text(v)))
         .collect();
     if parts.is_empty() {
         let mut whole = item.clone();
         whole.remove("status");
-        return Value::Object(whole).to_string();
+        return json_text(&Value::Object(whole));
     }
     parts.sort();
     parts.join("&")

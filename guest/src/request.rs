@@ -1,6 +1,8 @@
 //! Request building and local validation: the typed image request and model search become task
 //! JSON; raw `run-tasks` input is normalised (taskUUIDs added, keys refused).
 
+use crate::prelude::*;
+
 use serde_json::{Map, Value, json};
 
 use crate::error::ClientError;
@@ -40,15 +42,15 @@ pub fn f32_shortest(v: f32) -> f64 {
         clippy::cast_possible_truncation,
         reason = "|log10| of an f32 is below 50"
     )]
-    let magnitude = d.abs().log10().floor() as i32;
+    let magnitude = libm::floor(libm::log10(d.abs())) as i32;
     for digits in 1..=9 {
         let k = digits - 1 - magnitude;
         let r = if k >= 0 {
-            let scale = 10f64.powi(k);
-            (d * scale).round() / scale
+            let scale = powi10(k);
+            libm::round(d * scale) / scale
         } else {
-            let scale = 10f64.powi(-k);
-            (d / scale).round() * scale
+            let scale = powi10(-k);
+            libm::round(d / scale) * scale
         };
         #[expect(
             clippy::cast_possible_truncation,
@@ -60,6 +62,31 @@ pub fn f32_shortest(v: f32) -> f64 {
         }
     }
     d
+}
+
+/// `10f64.powi(k)` for `k >= 0`, computed as std's `powi` is (compiler-rt's `__powidf2`:
+/// square and multiply), so the results are the same bits; `powi` is std-only, and the crate
+/// is `no_std` on wasm32.
+fn powi10(k: i32) -> f64 {
+    let mut base = 10.0_f64;
+    let mut e = k.unsigned_abs();
+    let mut r = 1.0_f64;
+    loop {
+        if e & 1 == 1 {
+            r *= base;
+        }
+        e >>= 1;
+        if e == 0 {
+            break;
+        }
+        base *= base;
+    }
+    r
+}
+
+/// `x.fract()` as std defines it (`x - x.trunc()`); std-only, see [`powi10`].
+pub(crate) fn fract(x: f64) -> f64 {
+    x - libm::trunc(x)
 }
 
 /// A float as JSON (see [`f32_shortest`]).
@@ -74,12 +101,12 @@ fn f32_text(v: f32) -> String {
         "NaN".to_string()
     } else if d.is_infinite() {
         if d > 0.0 { "inf" } else { "-inf" }.to_string()
-    } else if d.fract() == 0.0 && d.abs() < 1e15 {
+    } else if fract(d) == 0.0 && d.abs() < 1e15 {
         #[expect(clippy::cast_possible_truncation, reason = "an integer below 1e15")]
         let i = d as i64;
         i.to_string()
     } else {
-        f32_json(v).to_string()
+        crate::parse::json_text(&f32_json(v))
     }
 }
 
@@ -97,7 +124,7 @@ pub(crate) fn check_prompt(text: &str, field: &str, code: &str) -> Result<(), Cl
     }
 }
 
-pub(crate) fn check_range_u<T: Into<u64> + Copy + std::fmt::Display>(
+pub(crate) fn check_range_u<T: Into<u64> + Copy + core::fmt::Display>(
     value: Option<T>,
     field: &str,
     code: &str,
@@ -403,7 +430,7 @@ pub(crate) fn insert_common(
 
 /// Merges the `extra-json` object into `task`; its fields override the typed ones.
 pub(crate) fn merge_extra(task: &mut Map<String, Value>, extra: &str) -> Result<(), ClientError> {
-    let parsed: Value = serde_json::from_str(extra).map_err(|e| {
+    let parsed: Value = crate::parse::value_from_text(extra).map_err(|e| {
         ClientError::invalid(
             "invalidExtraJson",
             "extraJson",
@@ -492,7 +519,7 @@ pub fn normalize_tasks(
     tasks_json: &str,
     new_uuid: &mut dyn FnMut() -> String,
 ) -> Result<Vec<Map<String, Value>>, ClientError> {
-    let parsed: Value = serde_json::from_str(tasks_json).map_err(|e| {
+    let parsed: Value = crate::parse::value_from_text(tasks_json).map_err(|e| {
         ClientError::invalid(
             "invalidTasks",
             "tasks-json",
@@ -518,7 +545,7 @@ pub fn normalize_tasks(
         ));
     }
     let mut out = Vec::with_capacity(items.len());
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = alloc::collections::BTreeSet::new();
     for (i, item) in items.into_iter().enumerate() {
         let Value::Object(mut task) = item else {
             return Err(ClientError::invalid(

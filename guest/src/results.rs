@@ -1,6 +1,8 @@
 //! Typed results: images and models read leniently from data items, and the rules that turn a
 //! call's outcome into the typed calls' results or errors.
 
+use crate::prelude::*;
+
 use serde_json::{Map, Value};
 
 use crate::error::{ClientError, ErrorKind};
@@ -16,7 +18,9 @@ fn lenient_u64(v: Option<&Value>) -> Option<u64> {
     match v? {
         Value::Number(n) => n.as_u64().or_else(|| {
             n.as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0 && *f < 1.8e19)
+                .filter(|f| {
+                    f.is_finite() && *f >= 0.0 && crate::request::fract(*f) == 0.0 && *f < 1.8e19
+                })
                 .map(|f| {
                     #[expect(
                         clippy::cast_possible_truncation,
@@ -35,9 +39,7 @@ fn lenient_u64(v: Option<&Value>) -> Option<u64> {
 fn lenient_f64(v: Option<&Value>) -> Option<f64> {
     match v? {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) => serde_json::from_str::<f64>(s.trim())
-            .ok()
-            .filter(|f| f.is_finite()),
+        Value::String(s) => crate::parse::number_text(s).filter(|f| f.is_finite()),
         _ => None,
     }
 }
@@ -91,7 +93,7 @@ pub fn model_from_value(value: &Value) -> Model {
         category: s("category"),
         architecture: s("architecture"),
         tags,
-        json: value.to_string(),
+        json: crate::parse::json_text(value),
     }
 }
 
@@ -177,7 +179,7 @@ pub fn run_result(outcome: RunOutcome) -> crate::wit::RunResult {
             data: t
                 .data
                 .into_iter()
-                .map(|m| Value::Object(m).to_string())
+                .map(|m| crate::parse::json_text(&Value::Object(m)))
                 .collect(),
             error: t.error.map(|e| *e.detail),
         })
@@ -229,7 +231,7 @@ pub fn output_from_item(item: &Map<String, Value>, task_uuid: &str, task_type: &
         text,
         seed: lenient_u64(item.get("seed")),
         cost: lenient_f64(item.get("cost")),
-        json: Value::Object(item.clone()).to_string(),
+        json: crate::parse::json_text(&Value::Object(item.clone())),
     }
 }
 
@@ -301,7 +303,7 @@ pub fn account(outcome: RunOutcome) -> Result<Account, ClientError> {
         organization_name: str_field(item, "organizationName").map(str::to_string),
         balance: amount,
         currency: currency.or_else(|| str_field(item, "currency").map(str::to_string)),
-        json: Value::Object(item.clone()).to_string(),
+        json: crate::parse::json_text(&Value::Object(item.clone())),
     })
 }
 
@@ -313,6 +315,6 @@ pub fn task_details(outcome: RunOutcome) -> Result<String, ClientError> {
     let task = outcome.tasks.first().ok_or_else(|| no_task(&outcome))?;
     Ok(task.data.first().map_or_else(
         || "{}".to_string(),
-        |item| Value::Object(item.clone()).to_string(),
+        |item| crate::parse::json_text(&Value::Object(item.clone())),
     ))
 }

@@ -1,5 +1,7 @@
 //! Retry and poll timing: exponential backoff with full jitter, `Retry-After`, the poll schedule.
 
+use crate::prelude::*;
+
 /// Base of the exponential backoff, ms.
 pub const BACKOFF_BASE_MS: u64 = 500;
 /// Cap of the exponential backoff, ms.
@@ -64,7 +66,7 @@ pub fn parse_retry_after(value: &str, date: Option<&str>) -> Option<u64> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(secs.saturating_mul(1000).min(RETRY_AFTER_CAP_MS));
     }
-    if let Ok(secs) = serde_json::from_str::<f64>(value) {
+    if let Some(secs) = crate::parse::number_text(value) {
         if secs.is_finite() && secs >= 0.0 {
             let ms = (secs * 1000.0).min(RETRY_AFTER_CAP_MS as f64);
             #[expect(

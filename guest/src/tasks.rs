@@ -3,6 +3,8 @@
 //! shares (`includeCost`, `webhookURL`, `ttl`, `uploadEndpoint`, `extra-json`) is written once in
 //! [`crate::request`].
 
+use crate::prelude::*;
+
 use serde_json::{Map, Value, json};
 
 use crate::error::ClientError;
@@ -114,7 +116,7 @@ pub fn build_task(task: &Task, task_uuid: &str, force_async: bool) -> Result<Val
 /// the shortest decimal.
 fn seconds_json(v: f32) -> Value {
     let d = f64::from(v);
-    if d.fract() == 0.0 && d.is_finite() && d.abs() < 1e9 {
+    if crate::request::fract(d) == 0.0 && d.is_finite() && d.abs() < 1e9 {
         #[expect(clippy::cast_possible_truncation, reason = "a whole number below 1e9")]
         let whole = d as i64;
         json!(whole)

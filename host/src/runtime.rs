@@ -323,7 +323,7 @@ impl Runtime {
         let key = cache_key(&engine, &sha256);
         let (component, from_cache, cache_file) = load_component(&engine, &bytes, cache_dir, &key)?;
 
-        // 4. The linker: all of WASI p2 (the component's std imports wasi:cli streams) and
+        // 4. The linker: all of WASI p2 (the component writes trace lines to wasi:cli/stderr) and
         //    wasi:http, then the InstancePre, once.
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)

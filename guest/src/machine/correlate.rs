@@ -4,7 +4,9 @@
 //! resend) and failing; HTTP-level failures retry the round or follow the poll schedule. It
 //! only sets each task's phase and next time; [`super::schedule`] turns those into requests.
 
-use std::collections::BTreeSet;
+use crate::prelude::*;
+
+use alloc::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 

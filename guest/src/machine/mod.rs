@@ -30,12 +30,14 @@
 //! - `correlate`: matching an answer's items to tasks, and the resend/poll/fail decisions;
 //! - `outcome`: the merged response and the [`RunOutcome`] a call ends in.
 
+use crate::prelude::*;
+
 mod correlate;
 mod outcome;
 mod schedule;
 mod vocabulary;
 
-use std::collections::BTreeSet;
+use alloc::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
@@ -261,7 +263,7 @@ impl Call {
 
     /// Takes the trace lines produced so far (only when the `trace` option is on).
     pub fn drain_trace(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.trace)
+        core::mem::take(&mut self.trace)
     }
 
     /// The first action.

@@ -3,7 +3,9 @@
 //! JSON `{"data":[…],"errors":[…]}`, and whether the call as a whole is an error. Kept apart so
 //! the shape the caller sees is decided in one place, whatever path a task took.
 
-use std::collections::BTreeSet;
+use crate::prelude::*;
+
+use alloc::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
@@ -13,7 +15,7 @@ use crate::error::ClientError;
 impl Call {
     pub(super) fn push_merged(&mut self, item: &Map<String, Value>) {
         let v = Value::Object(item.clone());
-        if self.merged_data_seen.insert(v.to_string()) {
+        if self.merged_data_seen.insert(crate::parse::json_text(&v)) {
             self.merged_data.push(v);
         }
     }
@@ -33,7 +35,7 @@ impl Call {
         let mut errors: Vec<Value> = Vec::new();
         let mut seen = BTreeSet::new();
         let mut push_error = |v: Value, errors: &mut Vec<Value>| {
-            if seen.insert(v.to_string()) {
+            if seen.insert(crate::parse::json_text(&v)) {
                 errors.push(v);
             }
         };
@@ -64,7 +66,7 @@ impl Call {
         for e in &self.extra_errors {
             push_error(e.clone(), &mut errors);
         }
-        let response_json = json!({ "data": data, "errors": errors }).to_string();
+        let response_json = crate::parse::json_text(&json!({ "data": data, "errors": errors }));
         let mut tasks = Vec::with_capacity(self.slots.len());
         for slot in &self.slots {
             let status = match slot.phase {
@@ -138,13 +140,13 @@ impl Call {
 fn progress_value(v: &Value) -> Option<u8> {
     let f = match v {
         Value::Number(n) => n.as_f64()?,
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        Value::String(s) => crate::parse::number_text(s)?,
         _ => return None,
     };
     if !f.is_finite() {
         return None;
     }
-    let clamped = f.clamp(0.0, 100.0).round();
+    let clamped = libm::round(f.clamp(0.0, 100.0));
     #[expect(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,

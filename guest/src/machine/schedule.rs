@@ -3,6 +3,8 @@
 //! other parts set on each task (`next_at`); deciding those times after an answer is
 //! [`super::correlate`]'s job, so a change to the retry rules does not touch the clock logic.
 
+use crate::prelude::*;
+
 use serde_json::Value;
 
 use super::{Action, Call, Method, Phase, Round, RoundKind, RunOutcome, Slot, Timeouts};
@@ -126,7 +128,7 @@ impl Call {
                     uuids.push(slot.uuid.clone());
                 }
             }
-            let body = Value::Array(tasks).to_string().into_bytes();
+            let body = crate::parse::json_text(&Value::Array(tasks)).into_bytes();
             self.attempts += 1;
             let remaining = self.deadline_at.saturating_sub(now).max(1);
             let trace = format!(

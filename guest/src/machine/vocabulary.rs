@@ -4,6 +4,8 @@
 //! machine because [`crate::download::Download`] and the glue speak it too, and none of it
 //! depends on how a call is scheduled or correlated.
 
+use crate::prelude::*;
+
 use serde_json::{Map, Value};
 
 use crate::error::{ClientError, ErrorKind};

@@ -2,7 +2,9 @@
 #![expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 
 use runware_guest::error::{ErrorKind, classify_code, classify_status, status_retryable};
-use runware_guest::parse::{error_from_item, is_result_item, parse_response, result_key};
+use runware_guest::parse::{
+    error_from_item, is_result_item, number_text, parse_response, result_key,
+};
 use runware_guest::retry::{
     Entropy, SplitMix64, backoff_ceiling_ms, backoff_delay_ms, next_poll_delay_ms, parse_http_date,
     parse_retry_after,
@@ -272,4 +274,37 @@ fn uuids_are_v4() {
     assert_ne!(a, b);
     let parsed = uuid::Uuid::parse_str(&a).unwrap();
     assert_eq!(parsed.get_version_num(), 4);
+}
+
+/// Numbers sent as text are read as `str::parse::<f64>` read them (the component no longer
+/// links core's float parser), and what is not a number stays `None`.
+#[test]
+fn numbers_as_text_read_like_str_parse() {
+    for text in [
+        "42.5",
+        " 42.5 ",
+        "+5",
+        "-5",
+        "007",
+        ".5",
+        "-.5",
+        "5.",
+        "1e3",
+        "1E-3",
+        "2.5e+2",
+        "0",
+        "-0",
+        "0.000125",
+        "123456789.125",
+    ] {
+        let expected: f64 = text.trim().parse().unwrap();
+        assert_eq!(number_text(text), Some(expected), "{text:?}");
+    }
+    for text in [
+        "", " ", ".", "-", "+", "abc", "1.2.3", "1e", "--5", "+-5", "5%", "0x10", "1 2",
+    ] {
+        assert_eq!(number_text(text), None, "{text:?}");
+    }
+    // Out of range: `None` here, infinity for `str::parse`; every caller drops both.
+    assert_eq!(number_text("1e400"), None);
 }
