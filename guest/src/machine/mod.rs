@@ -94,6 +94,33 @@ struct Round {
     trace: String,
 }
 
+/// How an attempt ended, for its trace line (formatted only when the call is traced).
+enum Outcome {
+    Text(alloc::borrow::Cow<'static, str>),
+    Status(u16),
+}
+
+impl From<&'static str> for Outcome {
+    fn from(s: &'static str) -> Self {
+        Outcome::Text(s.into())
+    }
+}
+
+impl From<String> for Outcome {
+    fn from(s: String) -> Self {
+        Outcome::Text(s.into())
+    }
+}
+
+impl core::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Outcome::Text(t) => f.write_str(t),
+            Outcome::Status(s) => write!(f, "{s}"),
+        }
+    }
+}
+
 /// What kind of call this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -118,7 +145,6 @@ pub struct Call {
     attempts: u32,
     in_flight: Option<Round>,
     merged_data: Vec<Value>,
-    merged_data_seen: BTreeSet<String>,
     extra_errors: Vec<Value>,
     unknown: Option<ClientError>,
     last_error: Option<ClientError>,
@@ -151,7 +177,6 @@ impl Call {
             attempts: 0,
             in_flight: None,
             merged_data: Vec::new(),
-            merged_data_seen: BTreeSet::new(),
             extra_errors: Vec::new(),
             unknown: None,
             last_error: None,
@@ -291,12 +316,12 @@ impl Call {
                     now_ms,
                     rng,
                 );
-                "no answer".to_string()
+                "no answer".into()
             }
             Event::TransportError { kind, message } => {
                 let message = first_line(&message);
                 self.on_transport(&round, kind, &message, now_ms, rng);
-                format!("transport error: {message}")
+                format!("transport error: {message}").into()
             }
             Event::Response {
                 status,
@@ -304,20 +329,21 @@ impl Call {
                 body,
             } => {
                 self.on_response(&round, status, &headers, &body, now_ms, rng);
-                status.to_string()
+                Outcome::Status(status)
             }
         };
-        let mut line = format!("{} -> {outcome}", round.trace);
         let action = self.next_action(now_ms);
-        if let Action::Sleep(ms) = &action {
-            let what = if self.slots.iter().any(|s| s.phase == Phase::Submit) {
-                "retry"
-            } else {
-                "poll"
-            };
-            line.push_str(&format!(" [{what} in {ms} ms]"));
-        }
+        // Formatted only when traced: a call that is not traced formats nothing per attempt.
         if self.opts.trace {
+            let mut line = format!("{} -> {outcome}", round.trace);
+            if let Action::Sleep(ms) = &action {
+                let what = if self.slots.iter().any(|s| s.phase == Phase::Submit) {
+                    "retry"
+                } else {
+                    "poll"
+                };
+                line.push_str(&format!(" [{what} in {ms} ms]"));
+            }
             self.trace.push(line);
         }
         action

@@ -5,18 +5,23 @@
 
 use crate::prelude::*;
 
-use alloc::collections::BTreeSet;
-
 use serde_json::{Map, Value, json};
 
 use super::{Call, Mode, Phase, RunOutcome, TaskOutcome, TaskStatus};
 use crate::error::ClientError;
+use crate::parse::json_text;
 
 impl Call {
+    /// Adds `item` to the merged `data` unless an identical item is there (cumulative answers
+    /// repeat items). Compared as values, not as serialized text: a call holds a few items (one
+    /// per result), and serializing each one to compare was a tenth of a call's instructions.
     pub(super) fn push_merged(&mut self, item: &Map<String, Value>) {
-        let v = Value::Object(item.clone());
-        if self.merged_data_seen.insert(crate::parse::json_text(&v)) {
-            self.merged_data.push(v);
+        let seen = self
+            .merged_data
+            .iter()
+            .any(|d| matches!(d, Value::Object(m) if m == item));
+        if !seen {
+            self.merged_data.push(Value::Object(item.clone()));
         }
     }
 
@@ -33,9 +38,8 @@ impl Call {
             }
         }
         let mut errors: Vec<Value> = Vec::new();
-        let mut seen = BTreeSet::new();
-        let mut push_error = |v: Value, errors: &mut Vec<Value>| {
-            if seen.insert(crate::parse::json_text(&v)) {
+        let push_error = |v: Value, errors: &mut Vec<Value>| {
+            if !errors.contains(&v) {
                 errors.push(v);
             }
         };
@@ -66,7 +70,11 @@ impl Call {
         for e in &self.extra_errors {
             push_error(e.clone(), &mut errors);
         }
-        let response_json = crate::parse::json_text(&json!({ "data": data, "errors": errors }));
+        // Moved into the value, not copied (as `json!` would serialize them into a new one).
+        let mut merged = Map::new();
+        merged.insert("data".into(), Value::Array(data));
+        merged.insert("errors".into(), Value::Array(errors));
+        let response_json = json_text(&Value::Object(merged));
         let mut tasks = Vec::with_capacity(self.slots.len());
         for slot in &self.slots {
             let status = match slot.phase {

@@ -131,12 +131,16 @@ impl Call {
             let body = crate::parse::json_text(&Value::Array(tasks)).into_bytes();
             self.attempts += 1;
             let remaining = self.deadline_at.saturating_sub(now).max(1);
-            let trace = format!(
-                "runware: attempt {} POST {} tasks={}",
-                self.attempts,
-                self.opts.base_url,
-                uuids.join(",")
-            );
+            let trace = if self.opts.trace {
+                format!(
+                    "runware: attempt {} POST {} tasks={}",
+                    self.attempts,
+                    self.opts.base_url,
+                    uuids.join(",")
+                )
+            } else {
+                String::new()
+            };
             self.in_flight = Some(Round {
                 kind,
                 slots: indices,
