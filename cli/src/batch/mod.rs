@@ -358,8 +358,10 @@ impl Ctx {
                     }
                     (neutral_error("processing", "still processing"), false)
                 }
-                Answer::Conflict if phase != Phase::Wait => {
-                    phase = Phase::Wait;
+                Answer::Conflict if phase == Phase::Send => {
+                    // Runware has it (an earlier answer was lost): ask for it at once, then
+                    // wait if it is still running.
+                    phase = Phase::Recover;
                     if attempts < hard_cap {
                         continue;
                     }
@@ -376,6 +378,16 @@ impl Ctx {
                     }
                     (
                         neutral_error("taskNotFound", "Runware does not know the task"),
+                        false,
+                    )
+                }
+                Answer::Conflict if phase == Phase::Recover => {
+                    phase = Phase::Wait;
+                    if attempts < hard_cap {
+                        continue;
+                    }
+                    (
+                        neutral_error("conflictTaskUUID", "Runware has the task"),
                         false,
                     )
                 }
@@ -575,6 +587,9 @@ pub async fn run(client: &Client, args: &BatchArgs, input: Input) -> Result<u8, 
         queue.push_back(work);
     }
 
+    let resumed = u64::try_from(queue.iter().filter(|w| w.start == Start::Recover).count())
+        .unwrap_or(u64::MAX);
+
     // 3. The workers.
     let seed = u64::from(std::process::id())
         ^ u64::try_from(
@@ -589,7 +604,7 @@ pub async fn run(client: &Client, args: &BatchArgs, input: Input) -> Result<u8, 
         client: client.clone(),
         store: Arc::clone(&store),
         gate: Gate::new(GateConfig::for_concurrency(args.concurrency), seed),
-        progress: Progress::new(total, done_before, failed_before),
+        progress: Progress::new(total, done_before, failed_before, resumed),
         max_attempts: args.max_attempts,
     });
     let queue = Arc::new(Mutex::new(queue));

@@ -15,6 +15,7 @@ pub struct Progress {
     total: u64,
     done_before: u64,
     failed_before: u64,
+    resumed: u64,
     done: AtomicU64,
     failed: AtomicU64,
     incomplete: AtomicU64,
@@ -33,6 +34,9 @@ pub struct Summary {
     pub done_before: u64,
     /// Lines an earlier run had failed for good (skipped).
     pub failed_before: u64,
+    /// Lines an earlier run had sent but not finished, resumed under their journalled
+    /// taskUUIDs.
+    pub resumed: u64,
     /// Lines that succeeded in this run.
     pub done: u64,
     /// Lines that failed for good in this run.
@@ -50,7 +54,7 @@ pub struct Summary {
 impl Progress {
     /// Counts for `total` lines of which earlier runs finished some (done or failed for
     /// good); shows a bar when stderr is a terminal.
-    pub fn new(total: u64, done_before: u64, failed_before: u64) -> Self {
+    pub fn new(total: u64, done_before: u64, failed_before: u64, resumed: u64) -> Self {
         let skipped = done_before.saturating_add(failed_before);
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(total);
@@ -66,6 +70,7 @@ impl Progress {
             total,
             done_before,
             failed_before,
+            resumed,
             done: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             incomplete: AtomicU64::new(0),
@@ -121,6 +126,7 @@ impl Progress {
             total: self.total,
             done_before: self.done_before,
             failed_before: self.failed_before,
+            resumed: self.resumed,
             done,
             failed,
             incomplete,
@@ -175,14 +181,15 @@ impl Progress {
 /// The summary: counts, retries and pauses, the rate, the cost and where the manifest is.
 pub fn summary_line(s: &Summary, gate: &GateStats, dir: &std::path::Path) -> String {
     format!(
-        "runware: batch: {} lines: {} done ({} before), {} failed ({} before), {} incomplete; \
-         {} retries, {} shared pauses ({:.1} s); {:.1} jobs/s in {:.1} s; cost ${:.4}; manifest {}",
+        "runware: batch: {} lines: {} done ({} before), {} failed ({} before), {} incomplete, \
+         {} resumed; {} retries, {} shared pauses ({:.1} s); {:.1} jobs/s in {:.1} s; cost ${:.4}; manifest {}",
         s.total,
         s.done.saturating_add(s.done_before),
         s.done_before,
         s.failed.saturating_add(s.failed_before),
         s.failed_before,
         s.incomplete,
+        s.resumed,
         gate.failures,
         gate.pauses,
         gate.paused.as_secs_f64(),
