@@ -12,6 +12,7 @@
 //! judge (a refusal is that line's permanent failure).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use clap::Parser as _;
 use clap::error::{ContextKind, ContextValue};
@@ -332,33 +333,36 @@ fn check_raw(n: usize, task: Map<String, Value>) -> Result<Map<String, Value>, L
 }
 
 /// Turns parsed lines into jobs: typed calls built as their commands build them and checked
-/// by the component (which sends nothing), raw tasks given a taskUUID when they have none.
-/// Every error is collected; taskUUIDs must differ between lines.
-pub async fn prepare(client: &Client, lines: Vec<(usize, Parsed)>) -> (Vec<Job>, Vec<LineError>) {
-    let mut jobs: Vec<Job> = Vec::with_capacity(lines.len());
+/// by the component (which sends nothing), raw tasks given a taskUUID when they have none;
+/// `concurrency` lines at a time (each check is a component call). Every error is collected;
+/// taskUUIDs must differ between lines.
+pub async fn prepare(
+    client: &Client,
+    lines: Vec<(usize, Parsed)>,
+    concurrency: usize,
+) -> (Vec<Job>, Vec<LineError>) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for (n, parsed) in lines {
+        let client = client.clone();
+        let permits = Arc::clone(&permits);
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            (n, prepare_one(&client, n, parsed).await)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(r) => results.push(r),
+            Err(e) => results.push((0, Err(LineError::new(0, None, format!("check failed: {e}"))))),
+        }
+    }
+    results.sort_by_key(|(n, _)| *n);
+    let mut jobs: Vec<Job> = Vec::with_capacity(results.len());
     let mut errors = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (n, parsed) in lines {
-        let job = match parsed {
-            Parsed::Raw(mut task) => {
-                let uuid = match task.get("taskUUID").and_then(Value::as_str) {
-                    Some(u) => u.to_string(),
-                    None => {
-                        let u = uuid::Uuid::new_v4().to_string();
-                        task.insert("taskUUID".into(), Value::String(u.clone()));
-                        u
-                    }
-                };
-                Ok(Job {
-                    line: n,
-                    expected: expected_results(&task),
-                    task,
-                    task_uuid: uuid,
-                    format_ext: None,
-                })
-            }
-            Parsed::Typed { command, keys } => prepare_typed(client, n, *command, &keys).await,
-        };
+    for (n, job) in results {
         match job {
             Ok(job) => {
                 if let Some(first) = seen.insert(job.task_uuid.clone(), n) {
@@ -375,6 +379,29 @@ pub async fn prepare(client: &Client, lines: Vec<(usize, Parsed)>) -> (Vec<Job>,
         }
     }
     (jobs, errors)
+}
+
+async fn prepare_one(client: &Client, n: usize, parsed: Parsed) -> Result<Job, LineError> {
+    match parsed {
+        Parsed::Raw(mut task) => {
+            let uuid = match task.get("taskUUID").and_then(Value::as_str) {
+                Some(u) => u.to_string(),
+                None => {
+                    let u = uuid::Uuid::new_v4().to_string();
+                    task.insert("taskUUID".into(), Value::String(u.clone()));
+                    u
+                }
+            };
+            Ok(Job {
+                line: n,
+                expected: expected_results(&task),
+                task,
+                task_uuid: uuid,
+                format_ext: None,
+            })
+        }
+        Parsed::Typed { command, keys } => prepare_typed(client, n, *command, &keys).await,
+    }
 }
 
 async fn prepare_typed(

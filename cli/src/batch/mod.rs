@@ -537,7 +537,12 @@ fn neutral_error(code: &str, message: &str) -> ErrorRecord {
 /// Runs a checked batch file with `client` (whose own retries are off): the exit code.
 pub async fn run(client: &Client, args: &BatchArgs, input: Input) -> Result<u8, Fail> {
     // 1. The component checks every typed line (sending nothing).
-    let (jobs, mut errors) = input::prepare(client, input.lines).await;
+    let (jobs, mut errors) = input::prepare(
+        client,
+        input.lines,
+        usize::try_from(args.concurrency).unwrap_or(1),
+    )
+    .await;
     errors.extend(input.errors);
     if !errors.is_empty() {
         errors.sort_by_key(|e| e.line);
