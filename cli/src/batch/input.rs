@@ -355,7 +355,10 @@ pub async fn prepare(
     while let Some(joined) = set.join_next().await {
         match joined {
             Ok(r) => results.push(r),
-            Err(e) => results.push((0, Err(LineError::new(0, None, format!("check failed: {e}"))))),
+            Err(e) => results.push((
+                0,
+                Err(LineError::new(0, None, format!("check failed: {e}"))),
+            )),
         }
     }
     results.sort_by_key(|(n, _)| *n);
