@@ -11,8 +11,8 @@
 //!    resends the same task under the same taskUUID (a `conflictTaskUUID` answer means Runware
 //!    has it, so it is waited for); a transient task error (Runware failed the task, nothing
 //!    billed) gets a new taskUUID, journalled before it is sent. Every request passes the
-//!    shared back-off ([`backoff`]); a line gets `--max-attempts` requests before it is left
-//!    `incomplete`.
+//!    shared back-off ([`backoff`]); a line that failed transiently `--max-attempts` times is
+//!    left `incomplete`.
 //! 4. Outputs are saved as `DIR/<line>-<index>.<ext>` (six-digit line numbers), each finished
 //!    line is appended to the manifest, and the summary line is printed ([`progress`]). The exit
 //!    code is the worst outcome: 3 when lines are incomplete, else 1 when a line failed for
@@ -303,10 +303,12 @@ impl Ctx {
             Start::Fresh => Phase::Send,
             Start::Recover => Phase::Recover,
         };
+        // Requests made (the manifest's `attempts`) and transient failures (bounded by
+        // --max-attempts). Neutral steps (recover → send, send → recover → wait) are requests
+        // but not failures; the request cap makes sure a line always ends.
         let mut attempts: u32 = 0;
-        let mut retried = false;
-        // Neutral steps (recover → send, send → wait) also count, so a line always ends.
-        let hard_cap = self.max_attempts.saturating_mul(3);
+        let mut failures: u32 = 0;
+        let request_cap = self.max_attempts.saturating_mul(3).saturating_add(3);
         loop {
             if journal_first {
                 let entry = JournalEntry {
@@ -341,83 +343,60 @@ impl Ctx {
                     &task_uuid,
                 ),
             };
-            let (error, timeout) = match answer {
-                Answer::Done(items) => {
-                    self.gate.on_success(retried);
+            // A neutral step: the next phase. A failure: the error, whether it was a timeout,
+            // and whether the next try is a new task.
+            let (error, timeout, renew) = match (answer, phase) {
+                (Answer::Done(items), _) => {
+                    self.gate.on_success(failures > 0);
                     return self
                         .finish_success(line, &task_uuid, &task, &items, format_ext, attempts)
                         .await;
                 }
-                Answer::Permanent(error) => {
+                (Answer::Permanent(error), _) => {
                     return self.entry(line, &task_uuid, Status::Failed, attempts, Some(error));
                 }
-                Answer::Processing if phase != Phase::Wait => {
-                    phase = Phase::Wait;
-                    if attempts < hard_cap {
-                        continue;
-                    }
-                    (neutral_error("processing", "still processing"), false)
-                }
-                Answer::Conflict if phase == Phase::Send => {
-                    // Runware has it (an earlier answer was lost): ask for it at once, then
-                    // wait if it is still running.
+                // Runware has it (an earlier answer was lost): ask for it at once.
+                (Answer::Conflict, Phase::Send) if attempts < request_cap => {
                     phase = Phase::Recover;
-                    if attempts < hard_cap {
-                        continue;
-                    }
-                    (
-                        neutral_error("conflictTaskUUID", "Runware has the task"),
-                        false,
-                    )
+                    continue;
                 }
-                Answer::NotFound if phase == Phase::Recover => {
-                    // Runware never got it: send it, under the same taskUUID.
-                    phase = Phase::Send;
-                    if attempts < hard_cap {
-                        continue;
-                    }
-                    (
-                        neutral_error("taskNotFound", "Runware does not know the task"),
-                        false,
-                    )
-                }
-                Answer::Conflict if phase == Phase::Recover => {
+                // Still running: wait for it.
+                (Answer::Processing | Answer::Conflict, Phase::Send | Phase::Recover)
+                    if attempts < request_cap =>
+                {
                     phase = Phase::Wait;
-                    if attempts < hard_cap {
-                        continue;
-                    }
-                    (
-                        neutral_error("conflictTaskUUID", "Runware has the task"),
-                        false,
-                    )
+                    continue;
                 }
-                Answer::Processing | Answer::Conflict => (
-                    neutral_error("processing", "still processing after the wait"),
-                    false,
-                ),
-                Answer::NotFound => {
+                // Runware never got it: send it, under the same taskUUID.
+                (Answer::NotFound, Phase::Recover) if attempts < request_cap => {
                     phase = Phase::Send;
-                    (
-                        neutral_error("taskNotFound", "Runware does not know the task"),
-                        false,
-                    )
+                    continue;
                 }
-                Answer::TaskTransient(error) => {
-                    // Runware failed this taskUUID and billed nothing: the next try is a new
-                    // task, journalled before it is sent.
-                    task_uuid = uuid::Uuid::new_v4().to_string();
-                    task.insert("taskUUID".into(), Value::String(task_uuid.clone()));
-                    journal_first = true;
+                (Answer::NotFound, _) => {
                     phase = Phase::Send;
-                    (error, false)
+                    let e = neutral_error("taskNotFound", "Runware does not know the task");
+                    (e, false, false)
                 }
-                Answer::Transient(error, timeout) => (error, timeout),
+                (Answer::Processing | Answer::Conflict, _) => {
+                    let e = neutral_error("processing", "still processing after the wait");
+                    (e, true, false)
+                }
+                (Answer::TaskTransient(error), _) => (error, false, true),
+                (Answer::Transient(error, timeout), _) => (error, timeout, false),
             };
-            if attempts >= self.max_attempts || attempts >= hard_cap {
+            failures = failures.saturating_add(1);
+            if failures >= self.max_attempts || attempts >= request_cap {
                 return self.entry(line, &task_uuid, Status::Incomplete, attempts, Some(error));
             }
-            retried = true;
-            let own = self.gate.on_transient(attempts, timeout, Instant::now());
+            if renew {
+                // Runware failed this taskUUID and billed nothing: the retry is a new task,
+                // journalled before it is sent.
+                task_uuid = uuid::Uuid::new_v4().to_string();
+                task.insert("taskUUID".into(), Value::String(task_uuid.clone()));
+                journal_first = true;
+                phase = Phase::Send;
+            }
+            let own = self.gate.on_transient(failures, timeout, Instant::now());
             tokio::time::sleep(own).await;
         }
     }
@@ -433,6 +412,7 @@ impl Ctx {
         format_ext: Option<&'static str>,
         mut attempts: u32,
     ) -> ManifestEntry {
+        let mut save_failures: u32 = 0;
         loop {
             match self.save(line, task_uuid, task, items, format_ext).await {
                 Ok(saved) => {
@@ -455,7 +435,8 @@ impl Ctx {
                         message: f.message,
                         retryable: true,
                     };
-                    if attempts >= self.max_attempts {
+                    save_failures = save_failures.saturating_add(1);
+                    if save_failures >= self.max_attempts {
                         // Left for a rerun, which fetches the results again with getResponse.
                         return self.entry(
                             line,
@@ -465,7 +446,7 @@ impl Ctx {
                             Some(error),
                         );
                     }
-                    let own = self.gate.on_transient(attempts, false, Instant::now());
+                    let own = self.gate.on_transient(save_failures, false, Instant::now());
                     tokio::time::sleep(own).await;
                     self.gate.wait_turn().await;
                     attempts = attempts.saturating_add(1);

@@ -389,6 +389,57 @@ async fn a_line_that_fails_for_good_is_recorded_and_the_others_succeed() {
 }
 
 #[tokio::test]
+async fn lines_left_incomplete_exit_3_and_a_rerun_finishes_them() {
+    let h = Harness::start_with(|b| {
+        b.fault(FaultRule::new(Fault::HttpStatus {
+            status: 503,
+            retry_after: None,
+        }))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_lines(dir.path(), &(0..3).map(image_line).collect::<Vec<_>>());
+    let out = dir.path().join("out");
+    let args = [
+        "batch",
+        &file,
+        "--out",
+        out.to_str().unwrap(),
+        "--max-attempts",
+        "2",
+    ];
+    let run = h.run(&args).await;
+    run.assert_code(3);
+    let manifest = read_jsonl(&out.join("manifest.jsonl"));
+    assert_eq!(manifest.len(), 3);
+    for m in &manifest {
+        assert_eq!(m["status"], "incomplete", "{m}");
+        assert_eq!(m["attempts"], 2, "{m}");
+        assert_eq!(m["error"]["retryable"], true, "{m}");
+    }
+    // Each line was sent twice under its one journalled taskUUID (an HTTP failure keeps it).
+    let journal = read_jsonl(&out.join("journal.jsonl"));
+    assert_eq!(journal.len(), 3, "{journal:?}");
+    for j in &journal {
+        let uuid = j["taskUUID"].as_str().unwrap();
+        let sends = h
+            .posts()
+            .iter()
+            .filter(|r| r.task_uuids.iter().any(|u| u == uuid))
+            .count();
+        assert_eq!(sends, 2, "{uuid}");
+    }
+
+    h.emulator.clear_faults();
+    let again = h.run(&args).await;
+    again.assert_code(0);
+    assert_exactly_once(&h, &out, 3);
+    assert!(again.stderr.contains("3 resumed"), "{}", again.stderr);
+    // Resumed under the journalled taskUUIDs: no new task was journalled.
+    assert_eq!(read_jsonl(&out.join("journal.jsonl")).len(), 3);
+}
+
+#[tokio::test]
 async fn a_thousand_jobs_through_random_faults_none_lost_none_twice() {
     let h = Harness::start_with(|b| {
         b.image_mode(ImageMode::Placeholder)
