@@ -327,9 +327,11 @@ async fn faults_slow_the_whole_batch_and_nothing_runs_twice() {
     let (retries, pauses) = summary_counts(&run);
     let faults = h.posts().iter().filter(|r| r.fault.is_some()).count() as u64;
     assert!(faults >= 12, "the storm happened ({faults} faults)");
-    assert_eq!(
-        retries, faults,
-        "every fault was retried once: {}",
+    // Every retry answered a fault (a fault logged on a getResponse may have had no effect:
+    // a task error only fails work tasks), and the storm alone made 12.
+    assert!(
+        (12..=faults).contains(&retries),
+        "{retries} retries for {faults} faults: {}",
         run.stderr
     );
     // The storm paused the whole batch (8 in flight, 4 failures in a row make a storm).
