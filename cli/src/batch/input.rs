@@ -38,7 +38,7 @@ const TYPED_CALLS: [(&str, &str); 8] = [
 
 /// Flags a line may not set: the batch decides them for every line (where outputs go, that it
 /// waits), or they belong to the whole process.
-const BATCH_OWNED: [&str; 14] = [
+const BATCH_OWNED: [&str; 13] = [
     "out",
     "no-wait",
     "dry-run",
@@ -51,7 +51,6 @@ const BATCH_OWNED: [&str; 14] = [
     "verbose",
     "component",
     "allow-host",
-    "api-key",
     "h",
 ];
 
@@ -193,6 +192,13 @@ fn typed(n: usize, sub: &str, fields: Map<String, Value>) -> Result<Parsed, Line
     let mut keys = HashMap::new();
     for (key, value) in fields {
         let flag = kebab(&key);
+        if flag == "api-key" {
+            return Err(LineError::new(
+                n,
+                Some(key),
+                "refused: the key is read from RUNWARE_API_KEY and sent by the host",
+            ));
+        }
         if BATCH_OWNED.contains(&flag.as_str()) {
             return Err(LineError::new(
                 n,

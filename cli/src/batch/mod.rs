@@ -577,15 +577,8 @@ pub async fn run(client: &Client, args: &BatchArgs, input: Input) -> Result<u8, 
         .unwrap_or(u64::MAX);
 
     // 3. The workers.
-    let seed = u64::from(std::process::id())
-        ^ u64::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-                & u128::from(u64::MAX),
-        )
-        .unwrap_or(0);
+    // The jitter's seed: runs (and processes) must not pause in step.
+    let seed = rand::random::<u64>();
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         store: Arc::clone(&store),

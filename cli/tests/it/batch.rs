@@ -561,3 +561,75 @@ fn a_jobs_own_retry_delay_grows_with_its_attempts() {
         g.on_success(false);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The line format, parsed directly (no client: the component's checks come after).
+
+#[test]
+fn typed_lines_are_the_commands_flags() {
+    use runware_cli::args::Command;
+    use runware_cli::batch::input::{Parsed, parse};
+    let text = [
+        "# comment",
+        r#"{"video": {"prompt": "a boat", "image": ["a.png", "b.png"], "includeCost": true, "seed": 7, "async": false}}"#,
+        "",
+        r#"{"upload": {"file": "clip.mp4"}}"#,
+        r#"[{"taskType": "imageInference", "positivePrompt": "a cat"}]"#,
+    ]
+    .join("\n");
+    let (lines, errors) = parse(&text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let numbers: Vec<usize> = lines.iter().map(|(n, _)| *n).collect();
+    assert_eq!(numbers, [2, 4, 5]);
+    match &lines[0].1 {
+        Parsed::Typed { command, .. } => match command.as_ref() {
+            Command::Video(a) => {
+                assert_eq!(a.prompt.as_deref(), Some("a boat"));
+                assert_eq!(a.images, ["a.png", "b.png"]);
+                assert!(a.task.include_cost);
+                assert_eq!(a.seed, Some(7));
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(&lines[1].1, Parsed::Typed { command, .. }
+        if matches!(command.as_ref(), Command::Upload(a) if a.file == "clip.mp4")));
+    assert!(matches!(&lines[2].1, Parsed::Raw(t) if t["positivePrompt"] == "a cat"));
+}
+
+#[test]
+fn bad_lines_name_the_field_as_written() {
+    use runware_cli::batch::input::parse;
+    let text = [
+        r#"{"textToImage": {"prompt": "a cat", "dryRun": true}}"#,
+        r#"{"textToImage": {"prompt": "a cat", "outputType": "gif"}}"#,
+        r#"{"textToImage": {"prompt": "a cat", "width": "wide"}}"#,
+        r#"{"textToImage": {"width": 512}}"#,
+        r#"[{"taskType": "imageInference"}, {"taskType": "imageInference"}]"#,
+        r#"{"taskType": "authentication"}"#,
+        r#"{"taskType": "imageInference", "taskUUID": "not-a-uuid"}"#,
+        r#"{"textToImage": {"prompt": "a cat"}, "video": {}}"#,
+        r#"{"textToImage": {"prompt": "a cat", "apiKey": "k"}}"#,
+    ]
+    .join("\n");
+    let (lines, errors) = parse(&text);
+    assert!(lines.is_empty(), "{lines:?}");
+    let rendered: Vec<String> = errors.iter().map(|e| e.render("f")).collect();
+    let expect = [
+        "f:1: dryRun: set for the whole batch",
+        "f:2: outputType: invalid value 'gif'",
+        "f:3: width: invalid value 'wide'",
+        "f:4: prompt: the following required arguments were not provided",
+        "f:5: an array line must hold exactly one task",
+        "f:6: taskType: an `authentication` task is refused",
+        "f:7: taskUUID: must be a UUID",
+        "f:8: a typed line has exactly one key",
+        "f:9: apiKey: refused",
+    ];
+    assert_eq!(rendered.len(), expect.len(), "{rendered:#?}");
+    for (got, want) in rendered.iter().zip(expect) {
+        assert!(got.starts_with(want), "{got:?} should start with {want:?}");
+    }
+    assert!(rendered[1].contains("possible values"), "{}", rendered[1]);
+}
