@@ -276,6 +276,9 @@ pub enum Command {
     Account,
     /// Ask for the state of an earlier task (`getResponse`), or wait for it and save its outputs.
     Poll(PollArgs),
+    /// Run a JSONL file of jobs (typed requests or raw tasks), resumably: every output saved
+    /// to DIR with a manifest; rerun the same command after a crash to resume.
+    Batch(BatchArgs),
     /// Serve the Runware emulator until Ctrl-C.
     Emulate(EmulateArgs),
 }
@@ -309,8 +312,10 @@ pub enum OutputTypeArg {
     /// A URL to download the image from.
     Url,
     /// A data: URI.
+    #[value(alias = "dataURI")]
     DataUri,
     /// Plain base64.
+    #[value(alias = "base64Data")]
     Base64Data,
 }
 
@@ -700,6 +705,24 @@ pub struct EnhancePromptArgs {
     /// The flags every task takes.
     #[command(flatten)]
     pub task: TaskFlags,
+}
+
+/// `runware batch`.
+#[derive(Debug, Args)]
+#[command(after_help = crate::batch::after_help())]
+pub struct BatchArgs {
+    /// The jobs, one JSON object a line; `-` reads stdin.
+    #[arg(value_name = "FILE.jsonl")]
+    pub file: String,
+    /// Where the outputs, `journal.jsonl` and `manifest.jsonl` go (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Jobs in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+    /// Attempts per line before it is left `incomplete` (exit 3; a rerun resumes it).
+    #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
 }
 
 /// `runware emulate`.

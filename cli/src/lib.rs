@@ -6,6 +6,7 @@
 //! integration test binary (`tests/it`) can test these parts directly; it is not an API.
 
 pub mod args;
+pub mod batch;
 pub mod commands;
 pub mod emulator;
 pub mod exit;

@@ -46,6 +46,10 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
     // 1. Input checks, before anything starts or is sent.
     let dry_run = runware_cli::tasks::is_dry_run(&command);
     runware_cli::tasks::precheck(&command)?;
+    let batch_input = match &command {
+        Command::Batch(a) => Some(runware_cli::batch::read(&a.file)?),
+        _ => None,
+    };
     let raw_tasks = match &command {
         Command::Raw(a) => Some(read_tasks(&a.file)?),
         _ => None,
@@ -93,22 +97,34 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             }
         );
     }
+    // `batch` owns the retries (each taskUUID is journalled before it is sent) and runs many
+    // calls at once, so its client retries nothing itself and keeps an instance per worker.
+    let batch_workers = match &command {
+        Command::Batch(a) => Some(usize::try_from(a.concurrency).unwrap_or(1)),
+        _ => None,
+    };
     let config = ClientConfig {
         api_key,
         options: ClientOptions {
             base_url: Some(base_url),
-            max_retries: global.max_retries,
+            max_retries: if batch_workers.is_some() {
+                Some(0)
+            } else {
+                global.max_retries
+            },
             deadline_ms: global.timeout.map(runware_host::millis),
             trace: Some(global.verbose),
             ..ClientOptions::default()
         },
         allowed_hosts: global.allow_hosts.clone(),
+        // A batch keeps one opened instance per worker; other commands take the default.
+        max_idle_instances: batch_workers.unwrap_or(runware_host::DEFAULT_MAX_IDLE_INSTANCES),
         ..ClientConfig::default()
     };
     let client = Client::new(&runtime, config).map_err(|e| Fail::usage(e.report()))?;
 
     // 4. The command.
-    let spinner = Spinner::start(!global.verbose);
+    let spinner = Spinner::start(!global.verbose && batch_workers.is_none());
     let result = match command {
         Command::ModelSearch(a) => model_search(&client, a).await,
         Command::TextToImage(a) => {
@@ -144,6 +160,10 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
                 _ => finish_run(result),
             }
         }
+        Command::Batch(a) => match batch_input {
+            Some(input) => runware_cli::batch::run(&client, &a, input).await,
+            None => Err(Fail::usage("batch: no input")),
+        },
         Command::Emulate(_) => Ok(exit::OK),
         // The typed tasks and `poll`: waiting is bounded by --timeout (20 min by default).
         other => {

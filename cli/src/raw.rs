@@ -77,7 +77,7 @@ pub fn check_tasks(name: &str, text: &str) -> Result<(), Fail> {
 }
 
 /// Whether any object at any depth has an `apiKey` field (any letter case).
-fn contains_api_key(v: &serde_json::Value) -> bool {
+pub fn contains_api_key(v: &serde_json::Value) -> bool {
     match v {
         serde_json::Value::Object(m) => m
             .iter()

@@ -144,7 +144,7 @@ pub fn outputs_of_item(item_json: &str, task_uuid: &str, task_type: &str) -> Vec
 }
 
 /// Whether an output is a file to save (not text, and carrying a URL or the bytes).
-fn has_media(o: &Output) -> bool {
+pub fn has_media(o: &Output) -> bool {
     o.kind != OutputKind::Text
         && (o.url.is_some() || o.data_uri.is_some() || o.base64_data.is_some())
 }
@@ -168,10 +168,30 @@ async fn save_output(
     format: Option<&'static str>,
 ) -> Result<PathBuf, Fail> {
     let uuid = output.uuid.as_deref().unwrap_or_default();
+    let name = safe_file_stem(uuid).ok_or_else(|| {
+        Fail::with_code(
+            exit::RESPONSE_ERRORS,
+            format!(
+                "output {uuid} (taskUUID {}): its UUID is not usable as a file name",
+                output.task_uuid
+            ),
+        )
+    })?;
+    save_output_as(client, dir, output, name, format).await
+}
+
+/// Writes one output as `<dir>/<stem>.<ext>` (`runware batch` names them by line and index);
+/// `stem` is the caller's, not the server's.
+pub async fn save_output_as(
+    client: &Client,
+    dir: &Path,
+    output: &Output,
+    name: &str,
+    format: Option<&'static str>,
+) -> Result<PathBuf, Fail> {
+    let uuid = output.uuid.as_deref().unwrap_or_default();
     let who = format!("output {uuid} (taskUUID {})", output.task_uuid);
     let bad = |m: String| Fail::with_code(exit::RESPONSE_ERRORS, format!("{who}: {m}"));
-    let name = safe_file_stem(uuid)
-        .ok_or_else(|| bad("its UUID is not usable as a file name".to_string()))?;
     let (bytes, hinted_ext) = if let Some(b64) = &output.base64_data {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64.trim())

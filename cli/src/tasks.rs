@@ -95,10 +95,22 @@ pub fn check_input(flag: &str, value: &str) -> Result<(), Fail> {
         .map_err(|why| Fail::usage(format!("{flag}: {why}")))
 }
 
+/// What to do with a local file too large to inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputMode {
+    /// Upload it first and send its UUID (a command that runs).
+    Send,
+    /// Show a placeholder UUID and upload nothing (`--dry-run`).
+    DryRun,
+    /// Refuse it (a `batch` line: validating the file must send nothing, and an upload made
+    /// then could not be journalled as the line's one paid task).
+    NoUpload,
+}
+
 /// Turns inputs into what a task carries, through the client.
 struct Inputs<'a> {
     client: &'a Client,
-    dry_run: bool,
+    mode: InputMode,
     spinner: &'a Spinner,
 }
 
@@ -109,7 +121,14 @@ impl Inputs<'_> {
             classify(v),
             Ok(Source::File { bytes }) if bytes > spec::INLINE_INPUT_MAX_BYTES
         );
-        if self.dry_run && large_file {
+        if self.mode == InputMode::NoUpload && large_file {
+            return Err(Fail::usage(format!(
+                "{flag} {v}: over {} KiB, so it would be uploaded, and a batch line uploads \
+                 nothing: upload it first (`runware upload {v}`) and give its UUID",
+                spec::INLINE_INPUT_MAX_BYTES / 1024
+            )));
+        }
+        if self.mode == InputMode::DryRun && large_file {
             self.spinner.println(&format!(
                 "runware: dry run: {flag} {v} is over {} KiB and would be uploaded first; \
                  shown as {DRY_RUN_UPLOAD_UUID}",
@@ -153,6 +172,84 @@ fn plan(f: &TaskFlags, deadline: std::time::Duration) -> RunPlan {
     }
 }
 
+/// A typed task command's task, and how the command ends once it is built.
+#[derive(Debug)]
+pub struct Built {
+    /// The task, as the component takes it.
+    pub task: Task,
+    /// What the command does with it (dry run, wait, save).
+    pub plan: RunPlan,
+}
+
+/// Builds the task of a typed task command (`video`, `audio`, `upscale`, `remove-background`,
+/// `caption`, `upload`, `enhance-prompt`) without sending it: its inputs resolved as `mode`
+/// says (`None`: upload large files, or show a placeholder with `--dry-run`). `Ok(None)` for a
+/// command that is not one of them. `runware batch` builds its typed lines here, so a batch
+/// line means exactly what the same command line means.
+pub async fn build(
+    client: &Client,
+    command: Command,
+    spinner: &Spinner,
+    deadline: std::time::Duration,
+    mode: Option<InputMode>,
+) -> Result<Option<Built>, Fail> {
+    let mode_of = |dry_run: bool| {
+        mode.unwrap_or(if dry_run {
+            InputMode::DryRun
+        } else {
+            InputMode::Send
+        })
+    };
+    let built = match command {
+        Command::Video(a) => {
+            let mode = mode_of(a.task.dry_run);
+            video(client, a, spinner, deadline, mode).await?
+        }
+        Command::Audio(a) => audio(a, deadline)?,
+        Command::Upscale(UpscaleArgs { factor, tool }) => {
+            let extra = ToolExtra {
+                factor,
+                ..ToolExtra::default()
+            };
+            let mode = mode_of(tool.task.dry_run);
+            tool_task(client, Tool::Upscale, tool, extra, spinner, deadline, mode).await?
+        }
+        Command::RemoveBackground(tool) => {
+            let mode = mode_of(tool.task.dry_run);
+            let extra = ToolExtra::default();
+            tool_task(
+                client,
+                Tool::RemoveBackground,
+                tool,
+                extra,
+                spinner,
+                deadline,
+                mode,
+            )
+            .await?
+        }
+        Command::Caption(CaptionArgs { prompt, tool }) => {
+            let extra = ToolExtra {
+                prompt,
+                ..ToolExtra::default()
+            };
+            let mode = mode_of(tool.task.dry_run);
+            tool_task(client, Tool::Caption, tool, extra, spinner, deadline, mode).await?
+        }
+        Command::Upload(a) => Built {
+            task: upload_task(&a).await?,
+            plan: RunPlan {
+                dry_run: a.dry_run,
+                deadline,
+                ..RunPlan::default()
+            },
+        },
+        Command::EnhancePrompt(a) => enhance_prompt(a, deadline)?,
+        _ => return Ok(None),
+    };
+    Ok(Some(built))
+}
+
 /// Runs one of the typed task commands (or `poll`); `deadline` is how long waiting may take.
 pub async fn run_command(
     client: &Client,
@@ -161,39 +258,13 @@ pub async fn run_command(
     deadline: std::time::Duration,
 ) -> Result<u8, Fail> {
     match command {
-        Command::Video(a) => video(client, a, spinner, deadline).await,
-        Command::Audio(a) => audio(client, a, spinner, deadline).await,
-        Command::Upscale(UpscaleArgs { factor, tool }) => {
-            let extra = ToolExtra {
-                factor,
-                ..ToolExtra::default()
-            };
-            tool_command(client, Tool::Upscale, tool, extra, spinner, deadline).await
-        }
-        Command::RemoveBackground(tool) => {
-            let extra = ToolExtra::default();
-            tool_command(
-                client,
-                Tool::RemoveBackground,
-                tool,
-                extra,
-                spinner,
-                deadline,
-            )
-            .await
-        }
-        Command::Caption(CaptionArgs { prompt, tool }) => {
-            let extra = ToolExtra {
-                prompt,
-                ..ToolExtra::default()
-            };
-            tool_command(client, Tool::Caption, tool, extra, spinner, deadline).await
-        }
         Command::Upload(a) => upload(client, a, spinner).await,
-        Command::EnhancePrompt(a) => enhance_prompt(client, a, spinner, deadline).await,
         Command::Account => account(client).await,
         Command::Poll(a) => poll(client, a, spinner, deadline).await,
-        _ => Err(Fail::usage("not a task command")),
+        other => match build(client, other, spinner, deadline, None).await? {
+            Some(Built { task, plan }) => job::execute(client, &task, &plan, spinner).await,
+            None => Err(Fail::usage("not a task command")),
+        },
     }
 }
 
@@ -202,10 +273,11 @@ async fn video(
     a: VideoArgs,
     spinner: &Spinner,
     deadline: std::time::Duration,
-) -> Result<u8, Fail> {
+    mode: InputMode,
+) -> Result<Built, Fail> {
     let inputs = Inputs {
         client,
-        dry_run: a.task.dry_run,
+        mode,
         spinner,
     };
     let mut frame_images = Vec::new();
@@ -250,15 +322,10 @@ async fn video(
             .map(|f| runware_host::VideoFormat::from(f).extension()),
         ..plan(&a.task, deadline)
     };
-    job::execute(client, &task, &plan, spinner).await
+    Ok(Built { task, plan })
 }
 
-async fn audio(
-    client: &Client,
-    a: AudioArgs,
-    spinner: &Spinner,
-    deadline: std::time::Duration,
-) -> Result<u8, Fail> {
+fn audio(a: AudioArgs, deadline: std::time::Duration) -> Result<Built, Fail> {
     let task = Task::Audio(AudioRequest {
         positive_prompt: a.prompt,
         duration: a.duration,
@@ -283,7 +350,7 @@ async fn audio(
             .map(|f| runware_host::AudioFormat::from(f).extension()),
         ..plan(&a.task, deadline)
     };
-    job::execute(client, &task, &plan, spinner).await
+    Ok(Built { task, plan })
 }
 
 /// Which tool.
@@ -301,17 +368,18 @@ struct ToolExtra {
     prompt: Option<String>,
 }
 
-async fn tool_command(
+async fn tool_task(
     client: &Client,
     tool: Tool,
     a: ToolArgs,
     extra: ToolExtra,
     spinner: &Spinner,
     deadline: std::time::Duration,
-) -> Result<u8, Fail> {
+    mode: InputMode,
+) -> Result<Built, Fail> {
     let inputs = Inputs {
         client,
-        dry_run: a.task.dry_run,
+        mode,
         spinner,
     };
     let image = match &a.input.image {
@@ -350,15 +418,10 @@ async fn tool_command(
             .map(|f| runware_host::OutputFormat::from(f).extension()),
         ..plan(&a.task, deadline)
     };
-    job::execute(client, &task, &plan, spinner).await
+    Ok(Built { task, plan })
 }
 
-async fn enhance_prompt(
-    client: &Client,
-    a: EnhancePromptArgs,
-    spinner: &Spinner,
-    deadline: std::time::Duration,
-) -> Result<u8, Fail> {
+fn enhance_prompt(a: EnhancePromptArgs, deadline: std::time::Duration) -> Result<Built, Fail> {
     let task = Task::PromptEnhance(PromptEnhanceRequest {
         prompt: a.prompt,
         versions: a.versions,
@@ -370,12 +433,12 @@ async fn enhance_prompt(
         no_wait: a.no_wait,
         ..plan(&a.task, deadline)
     };
-    job::execute(client, &task, &plan, spinner).await
+    Ok(Built { task, plan })
 }
 
-/// `runware upload FILE`: an image through `imageUpload`, anything else through
-/// `mediaStorage`; the JSON on stdout, the UUID on stderr.
-async fn upload(client: &Client, a: UploadArgs, spinner: &Spinner) -> Result<u8, Fail> {
+/// The task of `runware upload FILE`: an image through `imageUpload`, anything else through
+/// `mediaStorage`.
+async fn upload_task(a: &UploadArgs) -> Result<Task, Fail> {
     let v = a.file.trim();
     let (data, mime) = match classify(v) {
         Ok(Source::File { .. }) => {
@@ -396,11 +459,17 @@ async fn upload(client: &Client, a: UploadArgs, spinner: &Spinner) -> Result<u8,
             (v.to_string(), mime)
         }
     };
-    let task = if mime.starts_with("image/") {
+    Ok(if mime.starts_with("image/") {
         Task::ImageUpload(data)
     } else {
         Task::MediaUpload(data)
-    };
+    })
+}
+
+/// `runware upload FILE`: the JSON on stdout, the UUID on stderr.
+async fn upload(client: &Client, a: UploadArgs, spinner: &Spinner) -> Result<u8, Fail> {
+    let task = upload_task(&a).await?;
+    let v = a.file.trim();
     if a.dry_run {
         let json = client.prepare(&task).await.map_err(api_failure)?;
         println!("{json}");

@@ -128,6 +128,24 @@ impl Harness {
         run
     }
 
+    /// Starts `runware --base-url <emulator> ARGS` with the harness key, not waiting for it
+    /// (stdout and stderr discarded), so that a test can kill it.
+    pub(crate) fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_runware"))
+            .arg("--base-url")
+            .arg(self.emulator.base_url())
+            .args(args)
+            .env("RUNWARE_CACHE_DIR", cache_dir())
+            .env_remove("RUNWARE_BASE_URL")
+            .env("RUNWARE_API_KEY", &self.key)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the CLI starts")
+    }
+
     /// The key never appears in the CLI's output nor in any request body the emulator saw.
     #[track_caller]
     fn assert_key_hidden(&self, run: &Run) {
