@@ -94,6 +94,21 @@ fn run_script(script: Vec<Event>) {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
+    /// The component's own JSON writer (`parse::json_text`) writes what serde_json writes.
+    #[test]
+    fn json_text_writes_what_serde_json_writes(
+        v in arb_json(),
+        escapes in "[\\x00-\\x1f\"\\\\/a-z\u{7f}\u{e9}\u{1f600}]{0,16}",
+        big in any::<u64>(),
+        f in any::<f64>().prop_filter("finite", |f| f.is_finite()),
+    ) {
+        let all = json!([v, escapes, {"k\u{1}": escapes}, big, f, -0.0, 1e300, 5e-324]);
+        prop_assert_eq!(
+            runware_guest::parse::json_text(&all),
+            serde_json::to_string(&all).unwrap()
+        );
+    }
+
     #[test]
     fn random_bytes_never_panic_the_parser(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = parse_response(&bytes);
