@@ -19,10 +19,12 @@ use crate::options::{Options, USER_AGENT, Url};
 use crate::retry::Entropy;
 use crate::{download, request, results, tasks, wit};
 
-/// The component's heap: talc, growing linear memory as it needs (std's allocator is not
-/// linked: the crate is `no_std` on wasm32). Instances are single-threaded.
+/// The component's heap: free lists of small blocks (`crate::heap`) over talc, which grows
+/// linear memory as it needs (std's allocator is not linked: the crate is `no_std` on wasm32).
+/// Instances are single-threaded.
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: crate::heap::Heap<talc::wasm::WasmDynamicTalc> =
+    crate::heap::Heap::new(talc::wasm::new_wasm_dynamic_allocator());
 
 /// The canonical ABI's allocation entry point, which the host calls to place arguments in
 /// linear memory. std exports it on wasm32-wasip2 (and wit-bindgen relies on that there); the

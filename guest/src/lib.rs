@@ -32,6 +32,11 @@ mod prelude {
 
 pub mod download;
 pub mod error;
+#[expect(
+    unsafe_code,
+    reason = "an allocator implements the unsafe GlobalAlloc trait over raw blocks"
+)]
+pub mod heap;
 pub mod machine;
 pub mod options;
 pub mod parse;
