@@ -547,6 +547,7 @@ impl Client {
         F: FnOnce(Call) -> Fut,
         Fut: Future<Output = (Call, CallResult<R>)>,
     {
+        crate::steps::mark(crate::steps::Step::CallStart);
         let work = async {
             let call = self.checkout().await?;
             let (call, result) = f(call).await;
@@ -559,12 +560,14 @@ impl Client {
                 Err(t) => Err(trap(t, &call.stderr)),
             }
         };
-        match tokio::time::timeout(self.inner.watchdog, work).await {
+        let result = match tokio::time::timeout(self.inner.watchdog, work).await {
             Ok(r) => r,
             Err(_) => Err(Error::ExecutionLimit {
                 limit: self.inner.watchdog,
             }),
-        }
+        };
+        crate::steps::mark(crate::steps::Step::CallEnd);
+        result
     }
 }
 

@@ -47,6 +47,8 @@ mod pool;
 )]
 pub mod probe;
 mod runtime;
+#[doc(hidden)]
+pub mod steps;
 mod types;
 
 pub use client::{

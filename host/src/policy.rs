@@ -101,6 +101,7 @@ impl WasiHttpHooks for HostHooks {
         fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> SendFuture {
         _ = fut;
+        crate::steps::mark(crate::steps::Step::RequestAtHost);
         let policy = Arc::clone(&self.policy);
         // 1. The allow-list.
         let Some(origin) = Origin::from_uri(request.uri()).filter(|o| policy.allows(o)) else {

@@ -161,7 +161,10 @@ impl ConnectionPool {
         let sent = sender.try_send_request(request);
         let response = match tokio::time::timeout(timeouts.first_byte, sent).await {
             Err(_) => return Exchange::Done(Err(HttpError::ConnectionReadTimeout)),
-            Ok(Ok(response)) => response,
+            Ok(Ok(response)) => {
+                crate::steps::mark(crate::steps::Step::ResponseHead);
+                response
+            }
             Ok(Err(mut e)) => {
                 return match e.take_message() {
                     Some(request) => Exchange::Unsent(request),
@@ -282,6 +285,7 @@ impl PooledBody {
         if self.incoming.is_end_stream()
             && let Some(g) = self.give_back.take()
         {
+            crate::steps::mark(crate::steps::Step::BodyEnd);
             g.pool.put_back(g.origin, g.sender);
         }
     }

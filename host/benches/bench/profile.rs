@@ -21,6 +21,8 @@ pub enum Profiled {
     Fresh,
     /// The scale row alone (`RUNWARE_BENCH_IN_FLIGHT` calls in flight at once).
     InFlight,
+    /// Reused-instance calls with the host's step marks: where a call's wall time goes.
+    Steps,
 }
 
 impl Profiled {
@@ -33,9 +35,10 @@ impl Profiled {
                 Some("reused") => Some(Profiled::Reused),
                 Some("fresh") => Some(Profiled::Fresh),
                 Some("in-flight") => Some(Profiled::InFlight),
+                Some("steps") => Some(Profiled::Steps),
                 Some(other) => {
                     anyhow::bail!(
-                        "RUNWARE_BENCH_PROFILE={other}: expected native, reused, fresh or in-flight"
+                        "RUNWARE_BENCH_PROFILE={other}: expected native, reused, fresh, in-flight or steps"
                     )
                 }
             },
@@ -55,13 +58,26 @@ pub async fn run(row: Profiled, s: &Settings, emu: &Emulated) -> anyhow::Result<
         ..RuntimeConfig::default()
     })?;
     let config = ClientConfig {
-        max_idle_instances: usize::from(matches!(row, Profiled::Reused)),
+        max_idle_instances: usize::from(matches!(row, Profiled::Reused | Profiled::Steps)),
         ..ClientConfig::with_api_key(ApiKey::new(emu.key.as_str()))
             .base_url(emu.handle.base_url())
             .max_retries(0)
     };
     let client = Client::new(&runtime, config)?;
     let elapsed = match row {
+        Profiled::Steps => {
+            for _ in 0..s.warmup {
+                client.text_to_image(&request).await?;
+            }
+            runware_host::steps::start_recording();
+            let t = Instant::now();
+            for _ in 0..s.n {
+                client.text_to_image(&request).await?;
+            }
+            let elapsed = t.elapsed();
+            print_steps(&runware_host::steps::stop_recording());
+            elapsed
+        }
         Profiled::InFlight => {
             let r = crate::in_flight::measure(
                 &crate::cli::cli_binary()?,
@@ -119,4 +135,51 @@ pub async fn run(row: Profiled, s: &Settings, emu: &Emulated) -> anyhow::Result<
         elapsed.as_secs_f64() * 1e6 / s.n.max(1) as f64
     );
     Ok(())
+}
+
+/// The median of each step-to-step segment over the recorded calls (one call at a time, so the
+/// marks of one call are contiguous, each call starting at `CallStart`).
+fn print_steps(marks: &[(runware_host::steps::Step, Instant)]) {
+    use runware_host::steps::Step;
+    const SEGMENTS: [(Step, Step, &str); 4] = [
+        (
+            Step::CallStart,
+            Step::RequestAtHost,
+            "call start -> request at the host hook (instance, lowering, JSON, request resources)",
+        ),
+        (
+            Step::RequestAtHost,
+            Step::ResponseHead,
+            "hook -> response head (body written through wasi:http, wire, emulator, wire)",
+        ),
+        (
+            Step::ResponseHead,
+            Step::BodyEnd,
+            "response head -> body read to its end by the component",
+        ),
+        (
+            Step::BodyEnd,
+            Step::CallEnd,
+            "body end -> call returns (parse, results, lifting, return to the caller)",
+        ),
+    ];
+    let calls: Vec<&[(Step, Instant)]> = marks
+        .split_inclusive(|(step, _)| *step == Step::CallEnd)
+        .collect();
+    for (from, to, what) in SEGMENTS {
+        let mut d: Vec<f64> = calls
+            .iter()
+            .filter_map(|c| {
+                let a = c.iter().find(|(s, _)| *s == from)?.1;
+                let b = c.iter().rev().find(|(s, _)| *s == to)?.1;
+                Some(b.saturating_duration_since(a).as_secs_f64() * 1e6)
+            })
+            .collect();
+        d.sort_by(f64::total_cmp);
+        let p50 = d.get(d.len() / 2).copied().unwrap_or(0.0);
+        eprintln!(
+            "bench: steps: {p50:>8.1} µs p50  {what} ({} calls)",
+            d.len()
+        );
+    }
 }
