@@ -214,6 +214,10 @@ fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
     let mut start = 0;
     for (i, &b) in s.as_bytes().iter().enumerate() {
+        // Most bytes need no escape: three comparisons, before the full match.
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
         let short = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
