@@ -86,7 +86,7 @@ pub struct ClientConfig {
     pub max_idle_connections: Option<usize>,
     /// Opened instances kept between calls of this client and reused, up to this many (default
     /// [`DEFAULT_MAX_IDLE_INSTANCES`]; 0: every call gets a fresh instance). Reuse saves
-    /// instantiation and `open`: measured, a fresh instance costs a call about 200,000 more
+    /// instantiation and `open`: measured, a fresh instance costs a call about 235,000 more
     /// instructions (`cargo bench`, README "Performance"). An instance is kept only after a call
     /// that succeeded, for at most [`MAX_CALLS_PER_INSTANCE`] calls, and never leaves the client
     /// that opened it; it keeps what earlier calls of the same client left in its memory (never

@@ -98,3 +98,74 @@ fn run_cli(exe: &Path, base_url: &str, key: &str, cache_dir: &Path) -> anyhow::R
     }
     Ok(())
 }
+
+/// `runware batch` on `jobs` image lines at concurrency `k` against the bench's emulator (no
+/// faults): the whole run's wall time (line checks, journal and manifest fsyncs, saved files
+/// included) as a throughput, and the jobs per second the runner itself reports once sending.
+pub struct BatchRun {
+    pub tput: crate::stats::Tput,
+    /// The `… jobs/s` of the runner's summary line.
+    pub runner_jobs_per_second: f64,
+}
+
+pub fn batch_run(
+    exe: &Path,
+    base_url: &str,
+    key: &str,
+    jobs: usize,
+    k: usize,
+) -> anyhow::Result<BatchRun> {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir()?;
+    let input = dir.path().join("jobs.jsonl");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&input)?);
+    for i in 0..jobs {
+        writeln!(
+            file,
+            r#"{{"textToImage": {{"prompt": "a lighthouse {i}", "width": 512, "height": 512, "outputType": "base64Data"}}}}"#
+        )?;
+    }
+    file.flush()?;
+    drop(file);
+    let out_dir = dir.path().join("out");
+    let t = Instant::now();
+    let out = std::process::Command::new(exe)
+        .args(["--base-url", base_url, "batch"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--concurrency", &k.to_string()])
+        .env(runware_host::API_KEY_ENV, key)
+        .env(runware_host::CACHE_DIR_ENV, dir.path().join("cache"))
+        .stdin(Stdio::null())
+        .output()?;
+    let wall = t.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!("runware batch failed ({}): {stderr}", out.status);
+    }
+    let manifest = std::fs::read_to_string(out_dir.join("manifest.jsonl"))?;
+    let done = manifest
+        .lines()
+        .filter(|l| l.contains(r#""status":"success""#))
+        .count();
+    if done != jobs {
+        bail!("runware batch: {done} of {jobs} lines succeeded: {stderr}");
+    }
+    let runner_jobs_per_second = stderr
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .find(|w| w.get(1).is_some_and(|u| u.starts_with("jobs/s")))
+        .and_then(|w| w.first())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0);
+    Ok(BatchRun {
+        tput: crate::stats::Tput {
+            tasks: jobs,
+            wall,
+            cpu: std::time::Duration::ZERO,
+        },
+        runner_jobs_per_second,
+    })
+}

@@ -22,6 +22,8 @@
 //!   and `RUNWARE_BENCH_BATCH` tasks per `run_tasks` call, against the native client doing the
 //!   same over K keep-alive connections; with the CPU time per task (this process: clients and
 //!   emulator together);
+//! * `runware batch` on `RUNWARE_BENCH_TASKS` image lines at concurrency K, against the native
+//!   client's throughput;
 //! * the scale row: `RUNWARE_BENCH_IN_FLIGHT` calls in flight at once against a `runware emulate`
 //!   child that holds every answer `RUNWARE_BENCH_IN_FLIGHT_LATENCY_MS`, with this process's peak
 //!   RSS (see [`in_flight`]);

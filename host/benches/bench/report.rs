@@ -37,6 +37,7 @@ pub fn print(s: &Settings, setup: &Setup, rows: &Rows, load_before: &str) {
         cli,
         throughput: tp,
         in_flight,
+        batch,
     } = rows;
     let (first_load, second_load) = (setup.first_load, setup.second_load);
     let size = runware_host::EMBEDDED_COMPONENT.len();
@@ -176,6 +177,14 @@ pub fn print(s: &Settings, setup: &Setup, rows: &Rows, load_before: &str) {
             us(t.cpu_per_task())
         );
     }
+    println!(
+        "    {:<40} {:>9} tasks/s  ×native {:.3}  (the runner's own rate once sending: {:.0} jobs/s, ×native {:.3})",
+        "runware batch, whole run",
+        batch.tput.per_second(),
+        ratio(batch.tput.per_second(), tp.native_1.per_second()),
+        batch.runner_jobs_per_second,
+        ratio(batch.runner_jobs_per_second, tp.native_1.per_second())
+    );
     println!();
     match &in_flight.skipped {
         Some(why) => println!("calls in flight at once: skipped: {why}"),
@@ -338,6 +347,13 @@ pub fn print(s: &Settings, setup: &Setup, rows: &Rows, load_before: &str) {
             "nativeBatched": tput_json(&tp.native_batched, &tp.native_batched),
             "componentReusedBatched": tput_json(&tp.reused_batched, &tp.native_batched),
             "componentPoolingBatched": tput_json(&tp.pooling_batched, &tp.native_batched),
+        },
+        "batchRunner": {
+            "jobs": batch.tput.tasks,
+            "wallMs": ms(batch.tput.wall),
+            "jobsPerSecond": batch.tput.per_second(),
+            "runnerJobsPerSecond": batch.runner_jobs_per_second,
+            "ratioToNative": ratio(batch.tput.per_second(), tp.native_1.per_second()),
         },
         "inFlight": {
             "calls": in_flight.calls,

@@ -23,6 +23,8 @@ pub struct Rows {
     pub cli: Cli,
     pub throughput: Throughput,
     pub in_flight: crate::in_flight::InFlight,
+    /// `runware batch` on `tasks` image lines at concurrency K.
+    pub batch: crate::cli::BatchRun,
 }
 
 /// Latency of the same request, one call at a time.
@@ -83,6 +85,17 @@ pub async fn measure(s: &Settings, setup: &Setup) -> anyhow::Result<Rows> {
     let cli = cli(s, setup)?;
     let throughput = throughput_rows(s, setup).await?;
     eprintln!(
+        "bench: runware batch, {} lines, concurrency {}",
+        s.tasks, s.k
+    );
+    let batch = crate::cli::batch_run(
+        &crate::cli::cli_binary()?,
+        &setup.base_url,
+        &setup.key,
+        s.tasks,
+        s.k,
+    )?;
+    eprintln!(
         "bench: {} calls in flight at once (emulator latency {} ms)",
         s.in_flight, s.in_flight_latency_ms
     );
@@ -99,6 +112,7 @@ pub async fn measure(s: &Settings, setup: &Setup) -> anyhow::Result<Rows> {
         cli,
         throughput,
         in_flight,
+        batch,
     })
 }
 
