@@ -10,10 +10,10 @@ use runware_host::API_KEY_ENV;
 
 use crate::exit::Fail;
 
-/// Reads and checks a `raw` file (`-` reads stdin): JSON, tasks are objects, no key inside.
-/// Returns the text as read, to be sent as it is.
-pub fn read_tasks(file: &str) -> Result<String, Fail> {
-    let (name, text) = if file == "-" {
+/// Reads an input file, `-` for stdin: its name for messages and its text (exit 2 when it
+/// cannot be read). Shared by `raw` and `batch`.
+pub fn read_input(file: &str) -> Result<(String, String), Fail> {
+    Ok(if file == "-" {
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
@@ -23,7 +23,13 @@ pub fn read_tasks(file: &str) -> Result<String, Fail> {
         let s = std::fs::read_to_string(file)
             .map_err(|e| Fail::usage(format!("{file}: cannot read: {e}")))?;
         (file.to_string(), s)
-    };
+    })
+}
+
+/// Reads and checks a `raw` file (`-` reads stdin): JSON, tasks are objects, no key inside.
+/// Returns the text as read, to be sent as it is.
+pub fn read_tasks(file: &str) -> Result<String, Fail> {
+    let (name, text) = read_input(file)?;
     check_tasks(&name, &text)?;
     Ok(text)
 }

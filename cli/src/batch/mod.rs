@@ -24,7 +24,6 @@ pub mod progress;
 pub mod store;
 
 use std::collections::VecDeque;
-use std::io::Read as _;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -75,17 +74,7 @@ pub struct Input {
 
 /// Reads and parses the batch file (exit 2 when it cannot be read or holds no line).
 pub fn read(file: &str) -> Result<Input, Fail> {
-    let (name, text) = if file == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Fail::usage(format!("stdin: cannot read: {e}")))?;
-        ("stdin".to_string(), s)
-    } else {
-        let s = std::fs::read_to_string(file)
-            .map_err(|e| Fail::usage(format!("{file}: cannot read: {e}")))?;
-        (file.to_string(), s)
-    };
+    let (name, text) = crate::raw::read_input(file)?;
     let (lines, errors) = input::parse(&text);
     if lines.is_empty() && errors.is_empty() {
         return Err(Fail::usage(format!("{name}: no jobs in the file")));
