@@ -32,7 +32,11 @@ fn the_wit_package_decodes_to_the_contract() {
     assert!(package.worlds.contains_key("runware-client"));
     // The resource and its calls made it through.
     let api = &resolve.interfaces[package.interfaces["api"]];
-    for call in ["[static]client.open", "[method]client.text-to-image", "[method]client.model-search"] {
+    for call in [
+        "[static]client.open",
+        "[method]client.text-to-image",
+        "[method]client.model-search",
+    ] {
         assert!(api.functions.contains_key(call), "api lacks {call}");
     }
 }
