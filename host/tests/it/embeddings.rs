@@ -1,8 +1,9 @@
 //! The same component embedded from other runtimes: each test starts an emulator in-process,
 //! writes the component to a temporary file and runs one runtime's example
 //! (`examples/node`: jco on Node; `examples/python`: wasmtime-py; the wasmtime CLI when it is
-//! installed) through the shared scenario `examples/scenario.json`, then checks on the emulator's
-//! side that every request carried the key from the host's environment.
+//! installed) through the shared scenario `examples/scenario.json`, or the edge function of
+//! `examples/edge` (composed with the component, served by `jco serve`), then checks on the
+//! emulator's side that every request carried the key from the host's environment.
 //!
 //! The children get `RUNWARE_COMPONENT`, `RUNWARE_BASE_URL` and `RUNWARE_API_KEY`; their output
 //! is printed when they fail. Node, npm and Python 3 are required (CI has them): a missing one
@@ -157,19 +158,7 @@ async fn node_jco_runs_the_scenario() {
     require("node", "Node (jco)").await;
     require("npm", "Node (jco)").await;
     let dir = workspace().join("examples/node");
-    // `npm ci` once: npm records what it installed in node_modules/.package-lock.json.
-    if stale(
-        &dir.join("node_modules/.package-lock.json"),
-        &dir.join("package-lock.json"),
-    ) {
-        run(
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir),
-            "npm ci (examples/node)",
-        )
-        .await;
-    }
+    npm_ci(&dir, "examples/node").await;
     let fixture = Fixture::start().await;
     let mut test = Command::new("npm");
     test.arg("test").current_dir(&dir);
@@ -182,6 +171,46 @@ async fn node_jco_runs_the_scenario() {
         "node did not pass the scenario's {steps} steps:\n{stdout}"
     );
     fixture.check_and_stop("node").await;
+}
+
+/// `npm ci` in `dir` unless node_modules already holds what package-lock.json pins (npm records
+/// what it installed in node_modules/.package-lock.json).
+async fn npm_ci(dir: &Path, what: &str) {
+    if stale(
+        &dir.join("node_modules/.package-lock.json"),
+        &dir.join("package-lock.json"),
+    ) {
+        run(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(dir),
+            &format!("npm ci ({what})"),
+        )
+        .await;
+    }
+}
+
+/// The edge function (`examples/edge`): `npm test` builds the JS app with componentize-js,
+/// composes it with the component (`runware-compose plug`), checks the composition's imports,
+/// serves it with `jco serve` and checks its endpoints against this emulator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_function_composed_and_served_by_jco() {
+    require("node", "edge function (jco serve)").await;
+    require("npm", "edge function (jco serve)").await;
+    let dir = workspace().join("examples/edge");
+    npm_ci(&dir, "examples/edge").await;
+    let fixture = Fixture::start().await;
+    let mut test = Command::new("npm");
+    test.arg("test").current_dir(&dir);
+    fixture.env(&mut test);
+    let output = run(&mut test, "npm test (examples/edge)").await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // Five checks; the timing test is skipped unless EDGE_BENCH is set.
+    assert!(
+        stdout.contains("# pass 5\n") && stdout.contains("# fail 0\n"),
+        "the edge function did not pass its 5 checks:\n{stdout}"
+    );
+    fixture.check_and_stop("edge (jco serve)").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
