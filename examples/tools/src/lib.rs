@@ -10,6 +10,15 @@
 //! Built for `wasm32-wasip2` and composed with the client component (`wac plug`), it is one
 //! component whose imports are WASI only. Natively the crate only type-checks: the imports are
 //! wit-bindgen's stubs and nothing calls the exports.
+//!
+//! On wasm32 the crate is `no_std` (with `alloc`), as the client component is: std's runtime
+//! would add wasi:cli (environment, exit, stdio, terminals) to the composed component's imports
+//! and about 60 KB to its size, for nothing the adapter uses. So the composed component imports
+//! exactly what the client imports, and `wasmtime run -S http` is all it needs.
+
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+extern crate alloc;
 
 /// The bindings wit-bindgen generates for the `runware-tools` world: the imported client, the
 /// client's records, and the `tools` interface to implement.
@@ -63,4 +72,61 @@ impl Guest for Tools {
 mod export {
     use super::{Tools, bindings};
     bindings::export!(Tools with_types_in bindings);
+}
+
+/// What std would provide on wasm32: the global allocator, `cabi_realloc` and the panic handler.
+#[cfg(target_arch = "wasm32")]
+#[expect(
+    unsafe_code,
+    reason = "an allocator, the canonical ABI's exported realloc, both unsafe by contract"
+)]
+mod runtime {
+    use alloc::alloc::{Layout, alloc, realloc};
+
+    /// talc over linear memory, grown as needed. Instances are single-threaded.
+    #[global_allocator]
+    static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+    /// The canonical ABI's allocation entry point, which the host (here: the client component,
+    /// returning results) calls to place values in this linear memory. std exports it on
+    /// wasm32-wasip2; the crate is `no_std`, so it is defined here as std defines it.
+    ///
+    /// # Safety
+    /// The caller follows the canonical ABI: `old_ptr`/`old_len`/`align` describe an earlier
+    /// allocation of this function, or `old_len` is 0.
+    #[unsafe(export_name = "cabi_realloc")]
+    unsafe extern "C" fn cabi_realloc(
+        old_ptr: *mut u8,
+        old_len: usize,
+        align: usize,
+        new_len: usize,
+    ) -> *mut u8 {
+        let size = if old_len == 0 { new_len } else { old_len };
+        let Ok(layout) = Layout::from_size_align(size, align) else {
+            core::arch::wasm32::unreachable()
+        };
+        let ptr = if old_len == 0 {
+            if new_len == 0 {
+                // A dangling, aligned pointer for an empty allocation (what std returns).
+                return core::ptr::without_provenance_mut(align);
+            }
+            // SAFETY: the size is not zero and the layout is valid.
+            unsafe { alloc(layout) }
+        } else {
+            // SAFETY: `old_ptr` came from this allocator with this layout (the ABI's contract).
+            unsafe { realloc(old_ptr, layout, new_len) }
+        };
+        if ptr.is_null() {
+            core::arch::wasm32::unreachable()
+        }
+        ptr
+    }
+
+    /// A panic is a bug (the lints deny the panicking calls; only generated lifting code could
+    /// reach one, on a malformed value): it traps, as `panic = "abort"` would, and the host sees
+    /// the trap.
+    #[panic_handler]
+    fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
+        core::arch::wasm32::unreachable()
+    }
 }

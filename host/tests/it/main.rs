@@ -26,3 +26,4 @@ mod host;
 mod isolation;
 mod soak;
 mod tasks;
+mod tools;
