@@ -472,3 +472,75 @@ async fn start_video_returns_a_job_that_poll_picks_up() {
     assert_authenticated(&emu);
     emu.stop().await;
 }
+
+/// `wasmtime run --invoke` (the wasmtime CLI, 48.0.8) calls the composed component's plain
+/// functions by name with WAVE arguments: `-S http` is all it needs. Runs only when a `wasmtime`
+/// binary is on PATH (CI has none: it takes 8-13 minutes to install), and says so otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasmtime_cli_invokes_the_tools() {
+    let version = tokio::process::Command::new("wasmtime")
+        .arg("--version")
+        .output()
+        .await;
+    let Some(version) = version.ok().filter(|o| o.status.success()) else {
+        println!(
+            "skipped: no `wasmtime` on PATH (`cargo install wasmtime-cli@48.0.8 --locked` takes \
+             8-13 minutes, so CI does not install it)"
+        );
+        return;
+    };
+    println!("{}", String::from_utf8_lossy(&version.stdout).trim());
+    composed();
+    let path = target_dir().join("tools/runware-tools-composed.wasm");
+    let key = test_key("tools-cli");
+    let emu = emulator(&key).await;
+    let options = format!(
+        "{{api-key: some(\"{key}\"), base-url: some(\"{}\")}}",
+        emu.base_url()
+    );
+    let invoke = |call: String| {
+        let path = path.clone();
+        async move {
+            let output = tokio::time::timeout(
+                Duration::from_secs(120),
+                tokio::process::Command::new("wasmtime")
+                    .args(["run", "-S", "http", "--invoke", &call])
+                    .arg(&path)
+                    .stdin(std::process::Stdio::null())
+                    .kill_on_drop(true)
+                    .output(),
+            )
+            .await
+            .expect("wasmtime finishes")
+            .expect("wasmtime starts");
+            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+            println!(
+                "wasmtime run --invoke '{call}': {}\n{}{}",
+                output.status,
+                stdout.chars().take(300).collect::<String>(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(output.status.success(), "wasmtime run --invoke failed");
+            stdout
+        }
+    };
+    let found = invoke(format!(
+        "search-models({{search: some(\"flux\"), tags: [], limit: some(2)}}, {options})"
+    ))
+    .await;
+    assert!(
+        found.starts_with("ok({") && found.contains("air: \""),
+        "no models: {found}"
+    );
+    let refused = invoke(format!(
+        "generate-image({{positive-prompt: \"a red fox\", width: some(100), loras: [], common: {{:}}}}, {options})"
+    ))
+    .await;
+    assert!(
+        refused.starts_with("err({kind: invalid-request")
+            && refused.contains("parameter: some(\"width\")"),
+        "not the typed error: {refused}"
+    );
+    assert_authenticated(&emu);
+    emu.stop().await;
+}
