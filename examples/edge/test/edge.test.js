@@ -82,7 +82,7 @@ describe('edge function (composed, under jco serve)', () => {
       const port = await freePort();
       emulator = await startGroup(
         'cargo',
-        ['run', '--quiet', '-p', 'runware-emulator', '--', '--port', String(port)],
+        ['run', '--quiet', '-p', 'runware-emulator', '--bin', 'runware-emulator', '--', '--port', String(port)],
         env,
         /listening on http/,
         'the emulator',
