@@ -64,6 +64,9 @@ impl Guest for Tools {
     }
 }
 
+/// The exports exist on wasm32 only: natively, a cdylib exporting `cabi_post_runware:tools/…`
+/// symbols does not link (lld rejects the `:` in a version script), and nothing native calls them.
+#[cfg(target_arch = "wasm32")]
 #[expect(
     unsafe_code,
     reason = "wit-bindgen's export! defines the component's exported functions, which are unsafe \
