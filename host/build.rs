@@ -72,6 +72,11 @@ fn run() -> Result<(), String> {
                 "guest/src",
                 "guest/build.rs",
                 "guest/Cargo.toml",
+                // The guest's path dependencies: a change to a default in spec/ must rebuild
+                // the component too.
+                "spec",
+                "macros",
+                "wasm-rt",
                 "wit",
                 "Cargo.lock",
                 "Cargo.toml",

@@ -26,41 +26,9 @@ use crate::{download, request, results, tasks, wit};
 static ALLOCATOR: crate::heap::Heap<talc::wasm::WasmDynamicTalc> =
     crate::heap::Heap::new(talc::wasm::new_wasm_dynamic_allocator());
 
-/// The canonical ABI's allocation entry point, which the host calls to place arguments in
-/// linear memory. std exports it on wasm32-wasip2 (and wit-bindgen relies on that there); the
-/// crate is `no_std`, so it is defined here, as std defines it, over the global allocator.
-///
-/// # Safety
-/// Called only by the canonical ABI, with a pointer, size and alignment it got from an earlier
-/// call (or a null pointer and size 0).
-#[unsafe(export_name = "cabi_realloc")]
-unsafe extern "C" fn cabi_realloc(
-    old_ptr: *mut u8,
-    old_len: usize,
-    align: usize,
-    new_len: usize,
-) -> *mut u8 {
-    use alloc::alloc::{Layout, alloc, realloc};
-    let Ok(layout) = Layout::from_size_align(if old_len == 0 { new_len } else { old_len }, align)
-    else {
-        core::arch::wasm32::unreachable()
-    };
-    let ptr = if old_len == 0 {
-        if new_len == 0 {
-            // A dangling, aligned pointer for an empty allocation (what std returns).
-            return core::ptr::without_provenance_mut(align);
-        }
-        // SAFETY: the size is not zero and the layout is valid.
-        unsafe { alloc(layout) }
-    } else {
-        // SAFETY: `old_ptr` came from this allocator with this layout (the ABI's contract).
-        unsafe { realloc(old_ptr, layout, new_len) }
-    };
-    if ptr.is_null() {
-        core::arch::wasm32::unreachable()
-    }
-    ptr
-}
+// `cabi_realloc`, the canonical ABI's allocation entry point over this allocator, is
+// `runware_wasm_rt`'s (linked by `lib.rs`).
+use runware_wasm_rt as _;
 
 /// A panic is a bug (the lints deny the panicking calls): it names where it happened on
 /// `wasi:cli/stderr` and traps, as std's `panic = "abort"` did. The message is not formatted,

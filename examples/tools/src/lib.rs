@@ -77,53 +77,17 @@ mod export {
     bindings::export!(Tools with_types_in bindings);
 }
 
-/// What std would provide on wasm32: the global allocator, `cabi_realloc` and the panic handler.
+/// What std would provide on wasm32: the global allocator, `cabi_realloc` (from
+/// `runware_wasm_rt`) and the panic handler.
 #[cfg(target_arch = "wasm32")]
-#[expect(
-    unsafe_code,
-    reason = "an allocator, the canonical ABI's exported realloc, both unsafe by contract"
-)]
 mod runtime {
-    use alloc::alloc::{Layout, alloc, realloc};
-
     /// talc over linear memory, grown as needed. Instances are single-threaded.
     #[global_allocator]
     static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
-    /// The canonical ABI's allocation entry point, which the host (here: the client component,
-    /// returning results) calls to place values in this linear memory. std exports it on
-    /// wasm32-wasip2; the crate is `no_std`, so it is defined here as std defines it.
-    ///
-    /// # Safety
-    /// The caller follows the canonical ABI: `old_ptr`/`old_len`/`align` describe an earlier
-    /// allocation of this function, or `old_len` is 0.
-    #[unsafe(export_name = "cabi_realloc")]
-    unsafe extern "C" fn cabi_realloc(
-        old_ptr: *mut u8,
-        old_len: usize,
-        align: usize,
-        new_len: usize,
-    ) -> *mut u8 {
-        let size = if old_len == 0 { new_len } else { old_len };
-        let Ok(layout) = Layout::from_size_align(size, align) else {
-            core::arch::wasm32::unreachable()
-        };
-        let ptr = if old_len == 0 {
-            if new_len == 0 {
-                // A dangling, aligned pointer for an empty allocation (what std returns).
-                return core::ptr::without_provenance_mut(align);
-            }
-            // SAFETY: the size is not zero and the layout is valid.
-            unsafe { alloc(layout) }
-        } else {
-            // SAFETY: `old_ptr` came from this allocator with this layout (the ABI's contract).
-            unsafe { realloc(old_ptr, layout, new_len) }
-        };
-        if ptr.is_null() {
-            core::arch::wasm32::unreachable()
-        }
-        ptr
-    }
+    // `cabi_realloc`, which the client component calls to return results into this linear
+    // memory, is `runware_wasm_rt`'s, over this allocator.
+    use runware_wasm_rt as _;
 
     /// A panic is a bug (the lints deny the panicking calls; only generated lifting code could
     /// reach one, on a malformed value): it traps, as `panic = "abort"` would, and the host sees
