@@ -193,6 +193,10 @@ for (const [runtime, startServer] of Object.entries(runtimes)) {
       assert.equal(response.status, 400);
       const { error } = await response.json();
       assert.deepEqual([error.kind, error.code, error.parameter], ['invalid-request', 'missingPrompt', 'prompt']);
+      // A name every JS object has is still not a format.
+      const format = await fetch(`${base}/image?prompt=fox&format=toString`);
+      assert.equal(format.status, 400);
+      assert.equal((await format.json()).error.code, 'invalidFormat');
       assert.equal((await fetch(`${base}/elsewhere`)).status, 404);
     });
 
