@@ -17,6 +17,9 @@ import { composedWasm, selectedApps } from '../apps.js';
 const here = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const jco = join(here, 'node_modules/.bin/jco');
 const READY_TIMEOUT_MS = 120_000;
+// The emulator's `cargo run` builds it first, and on a target dir other builds share it waits
+// for cargo's lock (a clean run here waited more than 120 s).
+const EMULATOR_READY_TIMEOUT_MS = 900_000;
 
 // A free loopback port (the kernel's pick, released for the child to take).
 async function freePort() {
@@ -29,12 +32,23 @@ async function freePort() {
 }
 
 // Starts `command` in its own process group (jco serve forks a child that keeps the port: the
-// whole group must be stopped) and resolves once a line of its output matches `ready`.
-async function startGroup(command, args, env, ready, what) {
+// whole group must be stopped) and resolves once a line of its output matches `ready`. One that
+// is not ready in `timeoutMs` is stopped: nothing else holds it to stop it later.
+async function startGroup(command, args, env, ready, what, timeoutMs = READY_TIMEOUT_MS) {
   const child = spawn(command, args, { cwd: here, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stop = () => {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  };
   let output = '';
   const seen = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} not ready after ${READY_TIMEOUT_MS} ms:\n${output}`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`${what} not ready after ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
     const onData = (chunk) => {
       output += chunk;
       if (ready.test(output)) {
@@ -50,16 +64,7 @@ async function startGroup(command, args, env, ready, what) {
     });
   });
   await seen;
-  return {
-    output: () => output,
-    stop() {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // Already gone.
-      }
-    },
-  };
+  return { output: () => output, stop };
 }
 
 // Every import and export of a component, as `jco wit` (wasm-tools component wit) prints them:
@@ -143,6 +148,7 @@ for (const [app, runtime, startServer] of cases) {
           env,
           /listening on http/,
           'the emulator',
+          EMULATOR_READY_TIMEOUT_MS,
         );
         env.RUNWARE_BASE_URL = `http://127.0.0.1:${port}/v1`;
       }
