@@ -81,7 +81,8 @@ function image(params) {
   const size = integer(params, 'size', DEFAULT_SIZE);
   if (Number.isNaN(size)) return refuse(400, 'invalidSize', 'size', 'size must be a whole number of pixels');
   const format = params.get('format') ?? 'png';
-  if (!(format in CONTENT_TYPES)) return refuse(400, 'invalidFormat', 'format', 'format must be png, jpg or webp');
+  // Own keys only: `in` would take 'toString' from the prototype (then a 500, not this 400).
+  if (!Object.hasOwn(CONTENT_TYPES, format)) return refuse(400, 'invalidFormat', 'format', 'format must be png, jpg or webp');
   // The range of `size` is the component's to check: a bad one comes back as its typed error.
   const result = open().textToImage({
     positivePrompt: prompt,

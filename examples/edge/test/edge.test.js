@@ -1,6 +1,7 @@
-// Serves build/composed.wasm (made by build.js, run by `npm test` first) with
-// `jco serve --isolate-requests instance`, and with `wasmtime serve` when a `wasmtime` binary is on
-// PATH (skipped otherwise, saying so), and checks its endpoints against an emulator.
+// Serves each app's build/<app>/composed.wasm (made by build.js, run by `npm test` first: the
+// JavaScript and the Python app, or those EDGE_APPS names) with `jco serve --isolate-requests
+// instance`, and with `wasmtime serve` when a `wasmtime` binary is on PATH (skipped otherwise,
+// saying so), and checks the same endpoints of each against an emulator.
 // Environment: RUNWARE_BASE_URL (an emulator's http://127.0.0.1:PORT/v1) and RUNWARE_API_KEY;
 // without RUNWARE_BASE_URL the test starts one (`cargo run -p runware-emulator`).
 // EDGE_BENCH=N also times N sequential requests per endpoint and prints their p50/p90.
@@ -11,11 +12,14 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { composedWasm, selectedApps } from '../apps.js';
 
 const here = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const composed = join(here, 'build/composed.wasm');
 const jco = join(here, 'node_modules/.bin/jco');
 const READY_TIMEOUT_MS = 120_000;
+// The emulator's `cargo run` builds it first, and on a target dir other builds share it waits
+// for cargo's lock (a clean run here waited more than 120 s).
+const EMULATOR_READY_TIMEOUT_MS = 900_000;
 
 // A free loopback port (the kernel's pick, released for the child to take).
 async function freePort() {
@@ -28,12 +32,23 @@ async function freePort() {
 }
 
 // Starts `command` in its own process group (jco serve forks a child that keeps the port: the
-// whole group must be stopped) and resolves once a line of its output matches `ready`.
-async function startGroup(command, args, env, ready, what) {
+// whole group must be stopped) and resolves once a line of its output matches `ready`. One that
+// is not ready in `timeoutMs` is stopped: nothing else holds it to stop it later.
+async function startGroup(command, args, env, ready, what, timeoutMs = READY_TIMEOUT_MS) {
   const child = spawn(command, args, { cwd: here, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stop = () => {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  };
   let output = '';
   const seen = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} not ready after ${READY_TIMEOUT_MS} ms:\n${output}`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`${what} not ready after ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
     const onData = (chunk) => {
       output += chunk;
       if (ready.test(output)) {
@@ -49,41 +64,50 @@ async function startGroup(command, args, env, ready, what) {
     });
   });
   await seen;
-  return {
-    output: () => output,
-    stop() {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // Already gone.
-      }
-    },
-  };
+  return { output: () => output, stop };
 }
 
-// Every import and export of a component, as `jco wit` (wasm-tools component wit) prints them.
+// Every import and export of a component, as `jco wit` (wasm-tools component wit) prints them:
+// `export wasi:http/incoming-handler@0.2.12;`, or `export exports: interface {` for one declared
+// inline.
 function worldOf(wasm) {
   const wit = execFileSync(jco, ['wit', wasm], { encoding: 'utf8' });
-  const names = (word) => [...wit.matchAll(new RegExp(`^\\s*${word} ([^;{]+);`, 'gm'))].map((m) => m[1].trim());
+  const names = (word) => [...wit.matchAll(new RegExp(`^\\s*${word} (\\S+?)(?:;|: interface \\{)`, 'gm'))].map((m) => m[1]);
   return { imports: names('import'), exports: names('export') };
 }
+
+// What each app's composition exports: the handler at the version its toolchain exports (build.js
+// rewrites JavaScript's WASI to 0.2.10), and for Python also `exports`, componentize-py's
+// pre-initialisation entry point (`init`), which it leaves in every component it makes.
+const EXPORTS = {
+  js: ['wasi:http/incoming-handler@0.2.10'],
+  python: ['exports', 'wasi:http/incoming-handler@0.2.12'],
+};
 
 const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const JPEG = [0xff, 0xd8, 0xff];
 
-// The runtimes that serve the composition: how to start each on `port` with `env`.
+// Whether this Node's WebAssembly takes extended constant expressions (`i32.add` in a global's
+// initialiser), which componentize-py's CPython uses. Node 20's V8 has them behind a flag, which
+// jco serve hands on to the Node it runs the component in through JCO_RUN_ARGS (without it, the
+// first request fails: `opcode i32.add is not allowed in constant expressions`).
+const extendedConst = WebAssembly.validate(
+  new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 6, 9, 1, 0x7f, 0, 0x41, 1, 0x41, 2, 0x6a, 0x0b]),
+);
+
+// The runtimes that serve a composition: how to start each on `port` with `env`.
 const runtimes = {
-  'jco serve': (port, env) =>
+  'jco serve': (composed, port, env) =>
     startGroup(
       jco,
       // --isolate-requests instance: a StarlingMonkey instance answers one request only.
       ['serve', '--isolate-requests', 'instance', '--host', '127.0.0.1', '--port', String(port), composed],
-      env,
+      extendedConst ? env : { ...env, JCO_RUN_ARGS: '--experimental-wasm-extended-const' },
       /Server listening/,
       'jco serve',
     ),
   // `--env NAME` without a value: the variable is inherited, so the key is not on a command line.
-  'wasmtime serve': (port, env) =>
+  'wasmtime serve': (composed, port, env) =>
     startGroup(
       'wasmtime',
       ['serve', '-S', 'cli', '--addr', `127.0.0.1:${port}`, '--env', 'RUNWARE_API_KEY', '--env', 'RUNWARE_BASE_URL', composed],
@@ -102,11 +126,13 @@ function wasmtimeOnPath() {
   }
 }
 
-for (const [runtime, startServer] of Object.entries(runtimes)) {
+const cases = selectedApps().flatMap((app) => Object.entries(runtimes).map(([runtime, start]) => [app, runtime, start]));
+for (const [app, runtime, startServer] of cases) {
+  const composed = composedWasm(app);
   const skip = runtime === 'wasmtime serve' && !wasmtimeOnPath()
     ? 'no wasmtime binary on PATH: `cargo install --locked wasmtime-cli@48.0.8` to run these too'
     : false;
-  describe(`edge function (composed, under ${runtime})`, { skip }, () => {
+  describe(`edge function (${app} app, composed, under ${runtime})`, { skip }, () => {
     let emulator;
     let server;
     let base;
@@ -122,11 +148,12 @@ for (const [runtime, startServer] of Object.entries(runtimes)) {
           env,
           /listening on http/,
           'the emulator',
+          EMULATOR_READY_TIMEOUT_MS,
         );
         env.RUNWARE_BASE_URL = `http://127.0.0.1:${port}/v1`;
       }
       const port = await freePort();
-      server = await startServer(port, env);
+      server = await startServer(composed, port, env);
       base = `http://127.0.0.1:${port}`;
     });
 
@@ -137,7 +164,7 @@ for (const [runtime, startServer] of Object.entries(runtimes)) {
 
     test('the composition exports incoming-handler and imports only WASI (and the types-only runware:client/types)', () => {
       const { imports, exports } = worldOf(composed);
-      assert.deepEqual(exports, ['wasi:http/incoming-handler@0.2.10']);
+      assert.deepEqual(exports.toSorted(), EXPORTS[app]);
       const foreign = imports.filter((name) => !name.startsWith('wasi:') && !name.startsWith('runware:client/types@'));
       assert.deepEqual(foreign, [], 'imports other than WASI');
       assert.ok(!imports.some((name) => name.startsWith('runware:client/api')), 'runware:client/api is plugged in');
@@ -193,6 +220,10 @@ for (const [runtime, startServer] of Object.entries(runtimes)) {
       assert.equal(response.status, 400);
       const { error } = await response.json();
       assert.deepEqual([error.kind, error.code, error.parameter], ['invalid-request', 'missingPrompt', 'prompt']);
+      // A name every JS object has is still not a format.
+      const format = await fetch(`${base}/image?prompt=fox&format=toString`);
+      assert.equal(format.status, 400);
+      assert.equal((await format.json()).error.code, 'invalidFormat');
       assert.equal((await fetch(`${base}/elsewhere`)).status, 404);
     });
 

@@ -2,7 +2,8 @@
 //! writes the component to a temporary file and runs one runtime's example
 //! (`examples/node`: jco on Node; `examples/python`: wasmtime-py; the wasmtime CLI when it is
 //! installed) through the shared scenario `examples/scenario.json`, or the edge function of
-//! `examples/edge` (composed with the component, served by `jco serve`), then checks on the
+//! `examples/edge` (its JavaScript and Python apps, each composed with the component, served by
+//! `jco serve`), then checks on the
 //! emulator's side that every request carried the key from the host's environment.
 //!
 //! The children get `RUNWARE_COMPONENT`, `RUNWARE_BASE_URL` and `RUNWARE_API_KEY`; their output
@@ -190,13 +191,15 @@ async fn npm_ci(dir: &Path, what: &str) {
     }
 }
 
-/// The edge function (`examples/edge`): `npm test` builds the JS app with componentize-js,
-/// composes it with the component (`runware-compose plug`), checks the composition's imports,
-/// serves it with `jco serve` and checks its endpoints against this emulator.
+/// The edge function (`examples/edge`): `npm test` builds the JS app with componentize-js and
+/// the Python app with componentize-py (into a venv of its own), composes each with the
+/// component (`runware-compose plug`), checks each composition's imports, serves each with
+/// `jco serve` and checks its endpoints against this emulator.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_function_composed_and_served_by_jco() {
     require("node", "edge function (jco serve)").await;
     require("npm", "edge function (jco serve)").await;
+    require("python3", "edge function (componentize-py)").await;
     let dir = workspace().join("examples/edge");
     npm_ci(&dir, "examples/edge").await;
     let fixture = Fixture::start().await;
@@ -205,10 +208,10 @@ async fn edge_function_composed_and_served_by_jco() {
     fixture.env(&mut test);
     let output = run(&mut test, "npm test (examples/edge)").await;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    // Five checks; the timing test is skipped unless EDGE_BENCH is set.
+    // Five checks for each of the two apps; the timing test is skipped unless EDGE_BENCH is set.
     assert!(
-        stdout.contains("# pass 5\n") && stdout.contains("# fail 0\n"),
-        "the edge function did not pass its 5 checks:\n{stdout}"
+        stdout.contains("# pass 10\n") && stdout.contains("# fail 0\n"),
+        "the edge function did not pass its 5 checks for each app (JavaScript, Python):\n{stdout}"
     );
     fixture.check_and_stop("edge (jco serve)").await;
 }
