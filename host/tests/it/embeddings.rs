@@ -192,7 +192,8 @@ async fn npm_ci(dir: &Path, what: &str) {
 
 /// The edge function (`examples/edge`): `npm test` builds the JS app with componentize-js,
 /// composes it with the component (`runware-compose plug`), checks the composition's imports,
-/// serves it with `jco serve` and checks its endpoints against this emulator.
+/// serves it with `jco serve` and checks its endpoints against this emulator; then serves it
+/// under this host's policy (`serve::edge_app_under_the_host_policy`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_function_composed_and_served_by_jco() {
     require("node", "edge function (jco serve)").await;
@@ -211,6 +212,9 @@ async fn edge_function_composed_and_served_by_jco() {
         "the edge function did not pass its 5 checks:\n{stdout}"
     );
     fixture.check_and_stop("edge (jco serve)").await;
+    // The same app, built just now, with this host as its trusted runtime (here, not in a test
+    // of its own, so it never reads build/ while another test rebuilds it).
+    crate::serve::edge_app_under_the_host_policy(&dir.join("build/edge.wasm")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
