@@ -281,6 +281,45 @@ pub enum Command {
     Batch(BatchArgs),
     /// Serve the Runware emulator until Ctrl-C.
     Emulate(EmulateArgs),
+    /// Serve an app component (an edge function) over HTTP, with this host as its trusted
+    /// runtime: the key stays in this process.
+    #[command(long_about = SERVE_ABOUT)]
+    Serve(ServeArgs),
+}
+
+/// `runware serve --help`: what the command does, and its security model.
+const SERVE_ABOUT: &str = "\
+Serve an app component (an edge function) over HTTP/1 until Ctrl-C, with this host as its trusted
+runtime.
+
+APP.wasm imports runware:client/api@0.1.0 and exports wasi:http/incoming-handler@0.2.x (it may
+import other WASI interfaces); `examples/edge` builds one from JavaScript. The Runware client
+component embedded in this binary (or --component) is plugged into that import (wac-graph, as
+`wac plug` does), and every request gets a fresh instance of the composition, as under
+`wasmtime serve`.
+
+Security model:
+  - The key (RUNWARE_API_KEY) stays in this process. The app's WASI environment holds
+    RUNWARE_BASE_URL (the API's base URL; --base-url) and never the key. The host adds
+    `Authorization: Bearer …` only to requests to the API's origin.
+  - In the composition, the app's own wasi:http imports and the client component's are one
+    import, so every request either of them sends passes the host's policy: only the API's
+    origin (and --allow-host destinations) can be reached, anything else is refused
+    (HTTP-request-denied); timeouts are clamped and response bodies capped.
+  - The app can spend the key through the API (that is its job), but it can never read it.
+  - No files, no sockets, no arguments; each instance has the client's memory cap and execution
+    limit (--timeout plus 5 s), and lives for one request.";
+
+/// `runware serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The app component: imports runware:client/api@0.1.0, exports
+    /// wasi:http/incoming-handler@0.2.x.
+    #[arg(value_name = "APP.wasm")]
+    pub app: PathBuf,
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
 }
 
 /// `runware model-search`.

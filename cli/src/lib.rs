@@ -14,4 +14,5 @@ pub mod job;
 pub mod progress;
 pub mod raw;
 pub mod save;
+pub mod serve;
 pub mod tasks;

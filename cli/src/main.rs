@@ -58,6 +58,13 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
         Command::TextToImage(a) => Some(image_request(a)?),
         _ => None,
     };
+    let composed_app = match &command {
+        Command::Serve(a) => Some(runware_cli::serve::compose(
+            &a.app,
+            global.component.as_deref(),
+        )?),
+        _ => None,
+    };
     let api_key = ApiKey::from_env();
     if api_key.is_none() && !global.emulator && !dry_run {
         return Err(Fail::usage(format!(
@@ -121,10 +128,13 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
         max_idle_instances: batch_workers.unwrap_or(runware_host::DEFAULT_MAX_IDLE_INSTANCES),
         ..ClientConfig::default()
     };
+    // `serve` gives the same policy to the app's server; the other commands to a client.
+    let config_for_serve = config.clone();
     let client = Client::new(&runtime, config).map_err(|e| Fail::usage(e.report()))?;
 
     // 4. The command.
-    let spinner = Spinner::start(!global.verbose && batch_workers.is_none());
+    let serving = matches!(command, Command::Serve(_));
+    let spinner = Spinner::start(!global.verbose && batch_workers.is_none() && !serving);
     let result = match command {
         Command::ModelSearch(a) => model_search(&client, a).await,
         Command::TextToImage(a) => {
@@ -165,6 +175,10 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             None => Err(Fail::usage("batch: no input")),
         },
         Command::Emulate(_) => Ok(exit::OK),
+        Command::Serve(a) => {
+            let composed = composed_app.unwrap_or_default();
+            runware_cli::serve::run(&runtime, config_for_serve, composed, &a).await
+        }
         // The typed tasks and `poll`: waiting is bounded by --timeout (20 min by default).
         other => {
             let deadline = runware_cli::job::default_deadline(global.timeout);

@@ -452,16 +452,23 @@ impl Client {
 
     /// A fresh store: its own WASI context, network policy, memory cap and epoch deadline.
     fn new_store(&self, stderr: &MemoryOutputPipe) -> Store<HostState> {
-        let inner = &self.inner;
-        let rt = &inner.runtime.inner;
         let mut wasi = WasiCtx::builder();
-        if inner.trace {
+        if self.inner.trace {
             wasi.inherit_stderr();
         } else {
             wasi.stderr(stderr.clone());
         }
+        self.store_with(wasi.build())
+    }
+
+    /// A fresh store around `wasi`, under this client's network policy (shared keep-alive
+    /// connections), memory cap and epoch deadline: what every call runs in, and every request
+    /// `serve` hands an app.
+    pub(crate) fn store_with(&self, wasi: WasiCtx) -> Store<HostState> {
+        let inner = &self.inner;
+        let rt = &inner.runtime.inner;
         let state = HostState {
-            wasi: wasi.build(),
+            wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: HostHooks {
@@ -480,6 +487,16 @@ impl Client {
         store.set_epoch_deadline(self.epoch_ticks());
         store.epoch_deadline_trap();
         store
+    }
+
+    /// How long the host's watchdog lets one call (or one served request) run.
+    pub(crate) fn watchdog(&self) -> Duration {
+        self.inner.watchdog
+    }
+
+    /// The base URL the policy's API origin comes from (always set by [`Client::new`]).
+    pub(crate) fn base_url(&self) -> Option<&str> {
+        self.inner.options.base_url.as_deref()
     }
 
     /// A fresh store and instance with the `client` resource opened.
@@ -571,9 +588,9 @@ impl Client {
     }
 }
 
-/// A trap or host failure during a call, with the end of what the component wrote to stderr.
-fn trap(e: wasmtime::Error, stderr: &MemoryOutputPipe) -> Error {
-    let cause = if e.downcast_ref::<MemoryCapExceeded>().is_some() {
+/// What stopped an instance, recognised by the trap's type.
+pub(crate) fn trap_cause(e: &wasmtime::Error) -> TrapCause {
+    if e.downcast_ref::<MemoryCapExceeded>().is_some() {
         TrapCause::MemoryCap
     } else if matches!(
         e.downcast_ref::<wasmtime::Trap>(),
@@ -582,7 +599,12 @@ fn trap(e: wasmtime::Error, stderr: &MemoryOutputPipe) -> Error {
         TrapCause::ExecutionLimit
     } else {
         TrapCause::Other
-    };
+    }
+}
+
+/// A trap or host failure during a call, with the end of what the component wrote to stderr.
+fn trap(e: wasmtime::Error, stderr: &MemoryOutputPipe) -> Error {
+    let cause = trap_cause(&e);
     let captured = stderr.contents();
     let captured = String::from_utf8_lossy(&captured);
     let captured = captured.trim();

@@ -47,6 +47,7 @@ mod pool;
 )]
 pub mod probe;
 mod runtime;
+mod serve;
 #[doc(hidden)]
 pub mod steps;
 mod types;
@@ -65,6 +66,7 @@ pub use runtime::{
 pub use runtime::{peak_instance_memory, reset_peak_instance_memory};
 /// The documented defaults and ranges (the `runware-spec` crate), for help texts and checks.
 pub use runware_spec as spec;
+pub use serve::{BASE_URL_ENV, ServeConfig, Server};
 pub use types::{
     Account, AudioFormat, AudioRequest, ClientOptions, CommonOptions, Delivery, FrameImage, Image,
     ImageRequest, ImageResult, Job, Lora, MediaToolRequest, Message, Model, ModelSearchRequest,

@@ -236,6 +236,9 @@ pub(crate) struct RuntimeInner {
     pub max_memory_bytes: usize,
     from_cache: bool,
     cache_file: Option<PathBuf>,
+    /// Where compiled code is cached (`None`: the cache is off); other components compiled
+    /// with this engine ([`Runtime::compile`]) are cached there too.
+    cache_dir: Option<PathBuf>,
     component_sha256: String,
     _ticker: EpochTicker,
 }
@@ -321,15 +324,11 @@ impl Runtime {
             config.cache_dir.clone().or_else(default_cache_dir)
         };
         let key = cache_key(&engine, &sha256);
-        let (component, from_cache, cache_file) = load_component(&engine, &bytes, cache_dir, &key)?;
+        let (component, from_cache, cache_file) =
+            load_component(&engine, &bytes, cache_dir.clone(), &key)?;
 
-        // 4. The linker: all of WASI p2 (the component writes trace lines to wasi:cli/stderr) and
-        //    wasi:http, then the InstancePre, once.
-        let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| Error::host_with("cannot link WASI", e))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| Error::host_with("cannot link wasi:http", e))?;
+        // 4. The linker, then the InstancePre, once.
+        let linker = linker(&engine)?;
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(|e| Error::host_with("the component's imports cannot be met", e))?;
@@ -344,6 +343,7 @@ impl Runtime {
                 max_memory_bytes: config.max_memory_bytes,
                 from_cache,
                 cache_file,
+                cache_dir,
                 component_sha256: sha256,
                 _ticker: ticker,
             }),
@@ -364,6 +364,27 @@ impl Runtime {
     pub fn component_sha256(&self) -> &str {
         &self.inner.component_sha256
     }
+
+    /// Compiles another component (an app `serve` runs) with this runtime's engine, through
+    /// the same compiled-code cache; whether it came from the cache. Blocking.
+    pub(crate) fn compile(&self, wasm: &[u8]) -> Result<(Component, bool), Error> {
+        let key = cache_key(&self.inner.engine, &hex(&Sha256::digest(wasm)));
+        let (component, from_cache, _) =
+            load_component(&self.inner.engine, wasm, self.inner.cache_dir.clone(), &key)?;
+        Ok((component, from_cache))
+    }
+}
+
+/// The linker every component of a runtime is instantiated with: all of WASI p2 (the
+/// component writes trace lines to wasi:cli/stderr; an app reads its environment) and
+/// wasi:http, whose outgoing requests go through the store's [`HostHooks`].
+pub(crate) fn linker(engine: &Engine) -> Result<Linker<HostState>, Error> {
+    let mut linker = Linker::<HostState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        .map_err(|e| Error::host_with("cannot link WASI", e))?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(|e| Error::host_with("cannot link wasi:http", e))?;
+    Ok(linker)
 }
 
 /// The default cache directory: `RUNWARE_CACHE_DIR`, else `$XDG_CACHE_HOME/runware`, else

@@ -195,3 +195,36 @@ fn cli_dry_run_needs_no_key_and_sends_nothing() {
     assert_eq!(json[0]["taskType"], "imageInference", "{json}");
     assert_eq!(json[0]["positivePrompt"], "a lighthouse", "{json}");
 }
+
+/// `runware serve` checks its app before anything starts: a file that is not an app component
+/// importing `runware:client/api` (here, a missing one and a non-component) is a usage error
+/// naming the file; `--help` states the security model.
+#[test]
+fn cli_serve_refuses_what_is_not_an_app_and_explains_the_key() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let not_wasm = dir.path().join("app.wasm");
+    std::fs::write(&not_wasm, b"not a component").unwrap_or_else(|e| panic!("{e}"));
+    let missing = dir.path().join("missing.wasm");
+    for app in [&not_wasm, &missing] {
+        let path = app.to_string_lossy().into_owned();
+        let out = cli(
+            &["--emulator", "serve", &path, "--listen", "127.0.0.1:0"],
+            None,
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&path), "{stderr}");
+    }
+    let help = text(&cli(&["serve", "--help"], None).stdout);
+    for claim in [
+        "stays in this process",
+        "never the key",
+        "API's origin",
+        "spend the key",
+    ] {
+        assert!(
+            help.contains(claim),
+            "`serve --help` lacks {claim:?}:\n{help}"
+        );
+    }
+}

@@ -194,7 +194,8 @@ async fn npm_ci(dir: &Path, what: &str) {
 /// The edge function (`examples/edge`): `npm test` builds the JS app with componentize-js and
 /// the Python app with componentize-py (into a venv of its own), composes each with the
 /// component (`runware-compose plug`), checks each composition's imports, serves each with
-/// `jco serve` and checks its endpoints against this emulator.
+/// `jco serve` and checks its endpoints against this emulator; then serves the JS app under this host's
+/// policy (`serve::edge_app_under_the_host_policy`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_function_composed_and_served_by_jco() {
     require("node", "edge function (jco serve)").await;
@@ -214,6 +215,9 @@ async fn edge_function_composed_and_served_by_jco() {
         "the edge function did not pass its 5 checks for each app (JavaScript, Python):\n{stdout}"
     );
     fixture.check_and_stop("edge (jco serve)").await;
+    // The same app, built just now, with this host as its trusted runtime (here, not in a test
+    // of its own, so it never reads build/ while another test rebuilds it).
+    crate::serve::edge_app_under_the_host_policy(&dir.join("build/js/edge.wasm")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,6 +24,7 @@ mod embeddings;
 mod fault_matrix;
 mod host;
 mod isolation;
+mod serve;
 mod soak;
 mod tasks;
 mod tools;

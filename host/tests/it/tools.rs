@@ -116,21 +116,8 @@ fn build_adapter() -> Vec<u8> {
 /// Plugs the client component into the adapter's `runware:client/api` import: one component
 /// exporting `runware:tools/tools`, whose imports are the two components' WASI imports.
 fn compose(adapter: &[u8], client: &[u8]) -> Vec<u8> {
-    use wac_graph::types::Package;
-    use wac_graph::{CompositionGraph, EncodeOptions, plug};
-
-    let mut graph = CompositionGraph::new();
-    let socket = Package::from_bytes("runware:tools", None, adapter, graph.types_mut())
-        .expect("the adapter is a component");
-    let socket = graph.register_package(socket).expect("adapter registered");
-    let plug_pkg = Package::from_bytes("runware:client", None, client, graph.types_mut())
-        .expect("the client is a component");
-    let plug_pkg = graph.register_package(plug_pkg).expect("client registered");
-    plug(&mut graph, vec![plug_pkg], socket).expect("the client plugs into the adapter");
-    // `validate` (the default) runs wasmparser's validator on the result.
-    graph
-        .encode(EncodeOptions::default())
-        .expect("the composition encodes and validates")
+    runware_compose::plug_into(client, adapter)
+        .unwrap_or_else(|e| panic!("the client plugs into the adapter: {e:#}"))
 }
 
 /// The composed component, built and composed once per test binary and written to

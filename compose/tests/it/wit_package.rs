@@ -8,7 +8,7 @@ use wit_parser::decoding::{DecodedWasm, decode};
 
 #[test]
 fn the_wit_package_decodes_to_the_contract() {
-    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../wit");
+    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runware-client.wasm");
     let status = Command::new(env!("CARGO_BIN_EXE_runware-compose"))

@@ -2,8 +2,8 @@
 //! rustup needs nothing installed by hand.
 //!
 //! - `plug`: composes an app component that imports `runware:client/api` with the Runware
-//!   client component that exports it, the way `wac plug` does (the same `wac-graph` code, without
-//!   building wac-cli: see the README's "Plugins and edge functions").
+//!   client component that exports it, the way `wac plug` does (the library's [`plug_into`], the
+//!   same `wac-graph` code, without building wac-cli: see the README's "Plugins and edge functions").
 //! - `wit-package`: encodes a WIT directory (`wit/` and its `deps/`) as a binary WIT package, the
 //!   one file componentize-js, componentize-py and wit-bindgen users bind against.
 
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use wac_graph::{CompositionGraph, EncodeOptions, types::Package};
+use runware_compose::plug_into;
 
 /// The edge example's build tools.
 #[derive(Parser)]
@@ -66,20 +66,6 @@ fn main() -> Result<()> {
             write(&output, &bytes)
         }
     }
-}
-
-/// The composition of `socket` with `plug` instantiated for every import it satisfies; validated.
-fn plug_into(plug: &[u8], socket: &[u8]) -> Result<Vec<u8>> {
-    let mut graph = CompositionGraph::new();
-    let socket = Package::from_bytes("socket", None, socket, graph.types_mut())?;
-    let socket = graph.register_package(socket)?;
-    let plug = Package::from_bytes("plug", None, plug, graph.types_mut())?;
-    let plug = graph.register_package(plug)?;
-    wac_graph::plug(&mut graph, vec![plug], socket)?;
-    Ok(graph.encode(EncodeOptions {
-        validate: true,
-        ..EncodeOptions::default()
-    })?)
 }
 
 /// The bytes of `path`, with the path in the error.
